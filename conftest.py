@@ -1,0 +1,72 @@
+"""Collect the chapters (MyST-Markdown jupytext notebooks) as nbmake tests.
+
+nbmake only collects ``.ipynb`` files. Here each ``chapters/*.md`` with a jupytext
+header becomes one nbmake test item: the text notebook is read with jupytext in
+memory (no ``.ipynb`` is written into the tree) and executed by nbmake's runner
+with the chapter folder as working directory, exactly as in the book build.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jupytext
+import pytest
+from nbmake import nb_run
+from nbmake.pytest_items import NotebookFile, NotebookItem
+
+CHAPTERS = Path(__file__).parent / "chapters"
+
+
+def is_chapter(path: Path) -> bool:
+    """A Markdown file in chapters/ whose header declares a Jupyter kernel."""
+    if path.suffix != ".md" or path.parent.resolve() != CHAPTERS.resolve():
+        return False
+    head = path.read_text(encoding="utf-8")[:2000]
+    return head.startswith("---") and "kernelspec" in head
+
+
+class _JupytextFormat:
+    """Stands in for the ``nbformat`` module inside nbmake's runner: reads text notebooks."""
+
+    def __getattr__(self, name):  # everything else is nbformat's
+        import nbformat
+
+        return getattr(nbformat, name)
+
+    @staticmethod
+    def read(path, as_version=4):
+        return jupytext.read(path, as_version=as_version)
+
+
+class ChapterItem(NotebookItem):
+    def runtest(self):
+        original = nb_run.nbformat
+        nb_run.nbformat = _JupytextFormat()
+        try:
+            super().runtest()
+        finally:
+            nb_run.nbformat = original
+
+
+class ChapterFile(NotebookFile):
+    def collect(self):
+        yield ChapterItem.from_parent(self, filename=str(Path(self.fspath)))
+
+
+def pytest_collect_file(parent, file_path: Path):
+    if is_chapter(file_path):
+        return ChapterFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_configure(config):
+    if getattr(config.option, "overwrite", False):
+        raise pytest.UsageError("--overwrite would write JSON over the chapters' Markdown sources")
+    # Two chapters executing at once on a 2-core machine: one thread each avoids
+    # oversubscription (and makes CPU numbers independent of the core count).
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers and int(workers) > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+

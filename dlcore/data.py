@@ -1,0 +1,397 @@
+"""Data sets of the book, behind one entry point: ``load(name)``.
+
+Offline (default): ``digits`` (scikit-learn's 8x8 digits), ``mnist1d`` (generated
+locally by the ``mnist1d`` package), ``photo`` (a sample photograph shipped with
+scikit-learn), ``corpus`` (English text from the Python documentation that ships
+with every Python), and synthetic sequence tasks (``recall``, ``adding``,
+``reverse``). Online, opt-in: ``mnist`` and ``fashion_mnist``, downloaded once into
+a per-user cache with checksums.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .seeding import make_generator
+
+__all__ = [
+    "Dataset",
+    "Corpus",
+    "load",
+    "known_datasets",
+    "cache_dir",
+    "take_per_class",
+    "DIGITS_TEST_SIZE",
+]
+
+DIGITS_TEST_SIZE = 500  # fixed test split of the 1,797 digits (stratified, seed 0)
+
+
+@dataclass
+class Dataset:
+    """A train/test split of tensors. ``x_*`` are float32, ``y_*`` int64 class labels
+    (or float targets for regression tasks)."""
+
+    name: str
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    classes: list[str] = field(default_factory=list)
+
+    @property
+    def train(self) -> tuple[Tensor, Tensor]:
+        return self.x_train, self.y_train
+
+    @property
+    def test(self) -> tuple[Tensor, Tensor]:
+        return self.x_test, self.y_test
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}: train x{tuple(self.x_train.shape)} y{tuple(self.y_train.shape)}, "
+            f"test x{tuple(self.x_test.shape)} y{tuple(self.y_test.shape)})"
+        )
+
+
+@dataclass
+class Corpus:
+    """A character-level text corpus: ``data`` holds the text as integer codes."""
+
+    text: str
+    chars: list[str]
+    train: Tensor  # (n_train,) int64 codes
+    test: Tensor  # (n_test,) int64 codes
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> Tensor:
+        lookup = {c: i for i, c in enumerate(self.chars)}
+        unknown = sorted(set(text) - lookup.keys())
+        if unknown:
+            raise ValueError(f"Corpus.encode: characters not in the vocabulary: {unknown[:10]}")
+        return torch.tensor([lookup[c] for c in text], dtype=torch.long)
+
+    def decode(self, codes: Tensor | list[int]) -> str:
+        return "".join(self.chars[int(i)] for i in codes)
+
+    def __repr__(self) -> str:
+        return (
+            f"Corpus({len(self.text):,} characters, vocabulary {self.vocab_size}, "
+            f"train {len(self.train):,}, test {len(self.test):,})"
+        )
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def cache_dir() -> Path:
+    """Per-user cache folder: ``$DLCORE_CACHE``, else ``$XDG_CACHE_HOME/dlcore``, else ``~/.cache/dlcore``."""
+    env = os.environ.get("DLCORE_CACHE")
+    if env:
+        path = Path(env)
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = Path(base) / "dlcore"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Write via a temporary file and rename, so parallel readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+# ----------------------------------------------------------------------------- offline sets
+
+
+def _digits() -> Dataset:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    x = bunch.images.astype(np.float32) / 16.0  # (1797, 8, 8), pixel values 0..16 -> [0, 1]
+    y = bunch.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=DIGITS_TEST_SIZE, stratify=y, random_state=0
+    )
+    return Dataset(
+        "digits",
+        torch.from_numpy(x_tr).unsqueeze(1),  # (1297, 1, 8, 8)
+        torch.from_numpy(y_tr),
+        torch.from_numpy(x_te).unsqueeze(1),  # (500, 1, 8, 8)
+        torch.from_numpy(y_te),
+        [str(d) for d in range(10)],
+    )
+
+
+def _mnist1d() -> Dataset:
+    path = cache_dir() / "mnist1d_v1.npz"
+    if not path.exists():
+        from mnist1d.data import get_dataset_args, make_dataset
+
+        state = np.random.get_state()  # mnist1d reseeds NumPy's global generator
+        try:
+            raw = make_dataset(get_dataset_args())  # default: 4,000 train / 1,000 test, seed 42
+        finally:
+            np.random.set_state(state)
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, x=raw["x"], y=raw["y"], x_test=raw["x_test"], y_test=raw["y_test"])
+
+        _atomic_write(path, write)
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    return Dataset(
+        "mnist1d",
+        torch.from_numpy(arrays["x"].astype(np.float32)),  # (4000, 40)
+        torch.from_numpy(arrays["y"].astype(np.int64)),
+        torch.from_numpy(arrays["x_test"].astype(np.float32)),  # (1000, 40)
+        torch.from_numpy(arrays["y_test"].astype(np.int64)),
+        [str(d) for d in range(10)],
+    )
+
+
+def _photo(which: str = "china.jpg", gray: bool = True) -> Tensor:
+    from sklearn.datasets import load_sample_image
+
+    if which not in ("china.jpg", "flower.jpg"):
+        raise ValueError(f"load('photo'): which must be 'china.jpg' or 'flower.jpg', got {which!r}")
+    rgb = torch.from_numpy(load_sample_image(which).astype(np.float32) / 255.0)  # (H, W, 3)
+    if not gray:
+        return rgb.permute(2, 0, 1).contiguous()  # (3, H, W)
+    weights = torch.tensor([0.299, 0.587, 0.114])  # ITU-R 601 luma
+    return rgb @ weights  # (H, W)
+
+
+def _corpus(max_chars: int = 300_000, test_fraction: float = 0.1) -> Corpus:
+    """English prose: the Python language reference topics shipped as ``pydoc_data.topics``."""
+    from pydoc_data.topics import topics
+
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"load('corpus'): test_fraction must be in (0, 1), got {test_fraction}")
+    text = "\n".join(topics[key] for key in sorted(topics))
+    text = "".join(c for c in text if c == "\n" or 32 <= ord(c) < 127)  # printable ASCII
+    text = text[:max_chars]
+    chars = sorted(set(text))
+    lookup = {c: i for i, c in enumerate(chars)}
+    codes = torch.tensor([lookup[c] for c in text], dtype=torch.long)
+    split = int(len(codes) * (1 - test_fraction))
+    return Corpus(text, chars, codes[:split], codes[split:])
+
+
+# ----------------------------------------------------------------------------- synthetic tasks
+
+
+def _recall(n_train: int = 2000, n_test: int = 500, lag: int = 20, n_symbols: int = 4,
+            seed: int = 0) -> Dataset:
+    """Remember the first symbol of a sequence through ``lag`` random distractors.
+
+    x: (N, lag + 1) int64, first token in [0, n_symbols), distractors in
+    [n_symbols, 2 n_symbols); y: (N,) the first token. Chance accuracy is 1 / n_symbols.
+    """
+    gen = make_generator(seed)
+    n = n_train + n_test
+    first = torch.randint(0, n_symbols, (n, 1), generator=gen)
+    rest = torch.randint(n_symbols, 2 * n_symbols, (n, lag), generator=gen)
+    x = torch.cat([first, rest], dim=1)
+    y = first[:, 0].clone()
+    names = [str(i) for i in range(n_symbols)]
+    return Dataset(f"recall(lag={lag})", x[:n_train], y[:n_train], x[n_train:], y[n_train:], names)
+
+
+def _adding(n_train: int = 2000, n_test: int = 500, length: int = 50, seed: int = 0) -> Dataset:
+    """The adding problem (Hochreiter & Schmidhuber 1997): sum the two marked values.
+
+    x: (N, length, 2) float32, channel 0 uniform values, channel 1 a 0/1 marker with
+    exactly two ones; y: (N,) the sum of the two marked values.
+    """
+    gen = make_generator(seed)
+    n = n_train + n_test
+    values = torch.rand(n, length, generator=gen)
+    marks = torch.zeros(n, length)
+    idx = torch.argsort(torch.rand(n, length, generator=gen), dim=1)[:, :2]
+    marks.scatter_(1, idx, 1.0)
+    x = torch.stack([values, marks], dim=2)
+    y = (values * marks).sum(dim=1)
+    return Dataset(f"adding(length={length})", x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+
+def _reverse(n_train: int = 2000, n_test: int = 500, length: int = 8, n_symbols: int = 10,
+             seed: int = 0) -> Dataset:
+    """Sequences of digits and their reverses. x, y: (N, length) int64 in [0, n_symbols)."""
+    gen = make_generator(seed)
+    n = n_train + n_test
+    x = torch.randint(0, n_symbols, (n, length), generator=gen)
+    y = x.flip(1)
+    names = [str(i) for i in range(n_symbols)]
+    return Dataset(f"reverse(length={length})", x[:n_train], y[:n_train], x[n_train:], y[n_train:], names)
+
+
+# ----------------------------------------------------------------------------- online sets
+
+_IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+ONLINE_SOURCES: dict[str, dict] = {
+    "mnist": {
+        "url": "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "md5": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+                "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
+        "classes": [str(d) for d in range(10)],
+    },
+    "fashion_mnist": {
+        "url": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "md5": ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+                "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
+        "classes": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                    "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    },
+}
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _urlopen(url: str, timeout: float = 30.0):  # a seam the tests replace
+    return urllib.request.urlopen(url, timeout=timeout)
+
+
+def _download(name: str, filename: str, expected_md5: str) -> Path:
+    folder = cache_dir() / name
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / filename
+    if target.exists() and _md5(target) == expected_md5:
+        return target
+    url = ONLINE_SOURCES[name]["url"] + filename
+    try:
+        with _urlopen(url) as response:
+            payload = response.read()
+    except (urllib.error.URLError, OSError) as err:
+        raise ConnectionError(
+            f"load({name!r}): could not download {url} ({err}). This data set needs the internet "
+            f"once; offline, use load('digits') or load('mnist1d') instead, or copy the four "
+            f"files {', '.join(_IDX_FILES)} into {folder}."
+        ) from None
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(payload)
+
+    _atomic_write(target, write)
+    got = _md5(target)
+    if got != expected_md5:
+        target.unlink()
+        raise ValueError(
+            f"load({name!r}): {filename} has MD5 {got}, expected {expected_md5}; the download "
+            "was corrupted or the source changed. The file was deleted; try again."
+        )
+    return target
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as fh:
+        data = fh.read()
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _online(name: str) -> Dataset:
+    source = ONLINE_SOURCES[name]
+    paths = [_download(name, f, md5) for f, md5 in zip(_IDX_FILES, source["md5"])]
+    x_tr, y_tr, x_te, y_te = (_read_idx(p) for p in paths)
+
+    def images(a: np.ndarray) -> Tensor:
+        return torch.from_numpy(a.astype(np.float32) / 255.0).unsqueeze(1)  # (N, 1, 28, 28)
+
+    def labels(a: np.ndarray) -> Tensor:
+        return torch.from_numpy(a.astype(np.int64))
+
+    return Dataset(name, images(x_tr), labels(y_tr), images(x_te), labels(y_te), source["classes"])
+
+
+# ----------------------------------------------------------------------------- entry point
+
+_LOADERS: dict[str, Callable] = {
+    "digits": _digits,
+    "mnist1d": _mnist1d,
+    "photo": _photo,
+    "corpus": _corpus,
+    "recall": _recall,
+    "adding": _adding,
+    "reverse": _reverse,
+    "mnist": lambda: _online("mnist"),
+    "fashion_mnist": lambda: _online("fashion_mnist"),
+}
+
+
+def known_datasets() -> list[str]:
+    return list(_LOADERS)
+
+
+def load(name: str, **options) -> Dataset | Corpus | Tensor:
+    """Load a data set by name; ``options`` go to that data set's builder.
+
+    ``digits``, ``mnist1d``, ``mnist``, ``fashion_mnist``, ``recall``, ``adding`` and
+    ``reverse`` return a :class:`Dataset`; ``corpus`` a :class:`Corpus`; ``photo`` an
+    image tensor in [0, 1] of shape (H, W) (or (3, H, W) with ``gray=False``).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"load: name must be a string, got {type(name).__name__}")
+    key = name.lower().replace("-", "_")
+    if key not in _LOADERS:
+        raise ValueError(f"load: unknown data set {name!r}; known: {', '.join(known_datasets())}")
+    try:
+        return _LOADERS[key](**options)
+    except TypeError as err:
+        if "unexpected keyword" in str(err) or "positional argument" in str(err):
+            raise TypeError(f"load({name!r}): {err}") from None
+        raise
+
+
+def take_per_class(x: Tensor, y: Tensor, n_per_class: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """A class-balanced random subset: ``n_per_class`` examples of every label in ``y``."""
+    if n_per_class < 1:
+        raise ValueError(f"take_per_class: n_per_class must be >= 1, got {n_per_class}")
+    if len(x) != len(y):
+        raise ValueError(f"take_per_class: x has {len(x)} rows but y has {len(y)}")
+    gen = make_generator(seed)
+    chosen = []
+    for label in torch.unique(y):
+        idx = torch.nonzero(y == label).flatten()
+        if len(idx) < n_per_class:
+            raise ValueError(
+                f"take_per_class: class {int(label)} has only {len(idx)} examples, "
+                f"fewer than n_per_class={n_per_class}"
+            )
+        chosen.append(idx[torch.randperm(len(idx), generator=gen)[:n_per_class]])
+    order = torch.cat(chosen)
+    order = order[torch.randperm(len(order), generator=gen)]
+    return x[order], y[order]

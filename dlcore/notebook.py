@@ -1,0 +1,106 @@
+"""Small helpers for the chapters as notebooks: glue, showing source code, tables.
+
+``glue`` is myst-nb's glue when myst-nb is installed (the book build and the tests),
+and a no-op elsewhere (Colab), so the same chapter runs in both places.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["glue", "show_source", "markdown_table", "show_table", "layer_table"]
+
+
+def glue(name: str, value: Any, display: bool = False) -> Any:
+    """Store ``value`` under ``name`` for the book's ``{glue}`` roles; return ``value``.
+
+    Numbers are converted to plain Python floats/ints first, so format specs such as
+    ``{glue:text}`key:.1%``` work whatever produced them (NumPy, torch).
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"glue: name must be an identifier-like string, got {name!r}")
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"glue: {name!r} is a tensor with {value.numel()} elements; glue a scalar")
+        value = value.item()
+    elif hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()  # NumPy scalar
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # Colab or a plain Python: nothing to glue into
+        return value
+    myst_glue(name, value, display=display)
+    return value
+
+
+def show_source(obj: Any) -> Any:
+    """Display the source code of a function or class (the library's own, not a copy)."""
+    source = textwrap.dedent(inspect.getsource(obj))
+    module = inspect.getmodule(obj)
+    origin = f"# from {module.__name__}" if module is not None else ""
+    text = f"```python\n{origin}\n{source}```"
+    try:
+        from IPython.display import Markdown
+    except ImportError:
+        print(source)
+        return None
+    return Markdown(text)
+
+
+def markdown_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """A GitHub-flavoured Markdown table; floats are shown with 4 significant digits."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        if isinstance(v, int) and not isinstance(v, bool):
+            return f"{v:,}"
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def show_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> Any:
+    """Display :func:`markdown_table` as rendered Markdown in a notebook."""
+    text = markdown_table(rows, headers)
+    try:
+        from IPython.display import Markdown
+    except ImportError:
+        print(text)
+        return None
+    return Markdown(text)
+
+
+def layer_table(model: nn.Module, input_shape: Sequence[int]) -> list[tuple[str, str, tuple, int]]:
+    """Run one input of ``input_shape`` (batch included) through ``model`` and list, for
+    every leaf module in call order: name, type, output shape and parameter count."""
+    rows: list[tuple[str, str, tuple, int]] = []
+    hooks = []
+    for name, module in model.named_modules():
+        if len(list(module.children())) == 0:
+
+            def hook(mod, _inp, out, name=name):
+                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else "-"
+                n = sum(p.numel() for p in mod.parameters(recurse=False))
+                rows.append((name, type(mod).__name__, shape, n))
+
+            hooks.append(module.register_forward_hook(hook))
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(*input_shape, device=device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return rows

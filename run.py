@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""The book's two commands, with nothing but Python 3.10+ and pip required.
+
+    python3 run.py book    build the HTML book (executes every chapter)
+    python3 run.py test    run the dlcore unit tests and execute every chapter
+
+Both create ``.venv`` and install ``requirements.txt`` plus ``dlcore`` on first use and
+skip the installation when nothing changed since, so the second run is fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".dlcore-installed"
+
+
+def say(msg: str) -> None:
+    print(f"[run.py] {msg}", flush=True)
+
+
+def run(*cmd: str | os.PathLike) -> None:
+    say(" ".join(str(c) for c in cmd))
+    result = subprocess.run([str(c) for c in cmd], cwd=ROOT)
+    if result.returncode != 0:
+        say(f"failed with exit code {result.returncode}")
+        sys.exit(result.returncode)
+
+
+def ensure_env() -> None:
+    if sys.version_info < (3, 10):
+        sys.exit("run.py: the book needs Python 3.10 or newer")
+    if not PY.exists():
+        say(f"creating a virtual environment in {VENV}")
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    digest = hashlib.sha256()
+    for name in ("requirements.txt", "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    wanted = digest.hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return
+    say("installing requirements.txt and dlcore (a few minutes the first time)")
+    run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", "requirements.txt")
+    run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "-e", ".")
+    run(PY, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3",
+        "--display-name", "Python 3 (ipykernel)")
+    STAMP.write_text(wanted + "\n")
+
+
+def book(extra: list[str]) -> None:
+    run(BIN / "jupyter-book", "build", ".", "--all", "-W", "-n", "--keep-going", *extra)
+    say(f"done: open {ROOT / '_build' / 'html' / 'index.html'} in a browser")
+
+
+def test(extra: list[str]) -> None:
+    run(PY, "-m", "pytest", "-n", "auto", "--durations=15", *extra)
+
+
+def main(argv: list[str]) -> None:
+    commands = {"book": book, "test": test}
+    if not argv or argv[0] not in commands:
+        sys.exit(__doc__)
+    ensure_env()
+    commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

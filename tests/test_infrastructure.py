@@ -1,0 +1,112 @@
+"""Device choice, seeding, glue shim, tables and plotting helpers."""
+
+import random
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import dlcore as dl
+
+
+def test_device_override_and_errors(monkeypatch):
+    monkeypatch.setenv("DLCORE_DEVICE", "cpu")
+    assert dl.get_device() == torch.device("cpu")
+    monkeypatch.setenv("DLCORE_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="unknown device 'tpu'.*DLCORE_DEVICE"):
+        dl.get_device()
+    monkeypatch.delenv("DLCORE_DEVICE")
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    assert dl.get_device().type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            dl.get_device("cuda")
+    assert dl.describe_device(torch.device("cpu")).startswith("cpu (")
+
+
+def test_seed_everything_seeds_all_generators_and_honours_dlcore_seed(monkeypatch):
+    monkeypatch.delenv("DLCORE_SEED", raising=False)
+
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(1).item()
+
+    assert dl.seed_everything(5) == 5
+    a = draw()
+    dl.seed_everything(5)
+    assert draw() == a
+    monkeypatch.setenv("DLCORE_SEED", "10")
+    assert dl.seed_everything(5) == 15
+    assert draw() != a
+    assert dl.make_generator(5).initial_seed() == 15
+    monkeypatch.setenv("DLCORE_SEED", "abc")
+    with pytest.raises(ValueError, match="DLCORE_SEED must be an integer"):
+        dl.seed_everything(1)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        dl.seed_everything(1.5)
+
+
+def test_glue_returns_plain_python_values_and_works_without_myst_nb(monkeypatch):
+    assert dl.glue("x_value", torch.tensor(0.25)) == 0.25
+    assert isinstance(dl.glue("y_value", np.float64(2.0)), float)
+    with pytest.raises(ValueError, match="glue a scalar"):
+        dl.glue("bad", torch.ones(3))
+    with pytest.raises(ValueError, match="identifier"):
+        dl.glue("not a key", 1)
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # as on Colab: import fails
+    assert dl.glue("z_value", 3) == 3
+
+
+def test_markdown_table_and_layer_table():
+    text = dl.markdown_table([("a", 1234, 0.123456)], ["name", "count", "value"])
+    assert text.splitlines()[2] == "| a | 1,234 | 0.1235 |"
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 10))
+    rows = dl.layer_table(model, (1, 1, 8, 8))
+    assert [r[1] for r in rows] == ["Conv2d", "ReLU", "Flatten", "Linear"]
+    assert rows[0][2] == (1, 4, 6, 6) and rows[0][3] == 4 * 9 + 4
+    assert sum(r[3] for r in rows) == dl.count_parameters(model)
+
+
+def test_show_source_renders_the_library_code():
+    md = dl.show_source(dl.seed_everything)
+    assert "def seed_everything" in md.data and md.data.startswith("```python")
+
+
+def test_plot_helpers_return_figures_with_titles_and_labels():
+    dl.use_book_style()
+    h = dl.History(train_loss=[1.0, 0.5], train_metric=[0.5, 0.7], test_loss=[1.1, 0.6],
+                   test_metric=[0.4, 0.6], seconds=[0.1, 0.1])
+    fig = dl.plot_history({"run": h}, title="curves")
+    assert fig._suptitle.get_text() == "curves"
+    assert fig.axes[0].get_xlabel() == "epoch"
+    fig = dl.show_images(torch.rand(5, 1, 8, 8), labels=list("abcde"), ncols=3, title="imgs")
+    assert len(fig.axes) == 6
+    fig = dl.show_filters(torch.randn(4, 1, 3, 3))
+    assert len(fig.axes) == 4
+    fig = dl.plot_signals(torch.randn(3, 40), labels=[0, 1, 2])
+    assert fig.axes[0].get_ylabel() == "value"
+    with pytest.raises(ValueError, match="show_images"):
+        dl.show_images(torch.rand(8))
+    with pytest.raises(ValueError, match="plot_signals"):
+        dl.plot_signals(torch.rand(2, 3, 4))
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_models_shapes_and_mlp_checks():
+    assert dl.DigitsCNN()(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    assert dl.Mnist1dCNN()(torch.zeros(2, 40)).shape == (2, 10)
+    net = dl.mlp([64, 32, 10], activation="tanh", dropout=0.2, batchnorm=True)
+    assert net(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        dl.mlp([2, 2], activation="swish")
+    with pytest.raises(ValueError, match="dropout"):
+        dl.mlp([2, 3, 2], dropout=1.0)
+    with pytest.raises(ValueError, match="at least an input and an output"):
+        dl.mlp([2])

@@ -1,0 +1,103 @@
+"""The training loop learns a tiny problem, records history correctly and checks its input."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import dlcore as dl
+
+
+def blobs(n=200, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=gen)
+    x = torch.randn(n, 2, generator=gen) * 0.5 + (y[:, None] * 2.0 - 1.0) * 1.5
+    return x, y
+
+
+def test_fit_learns_a_separable_problem_and_history_is_consistent():
+    torch.manual_seed(0)
+    x, y = blobs()
+    model = nn.Linear(2, 2)
+    h = dl.fit(model, (x, y), test=blobs(100, seed=1), epochs=5, batch_size=16,
+               optimizer=torch.optim.SGD(model.parameters(), lr=0.5), progress=False, device="cpu")
+    assert h.epochs == 5
+    assert len(h.train_metric) == len(h.test_loss) == len(h.seconds) == 5
+    assert h.test_metric[-1] > 0.95
+    assert h.train_loss[-1] < h.train_loss[0]
+    loss, acc = dl.evaluate(model, blobs(100, seed=1))
+    assert loss == pytest.approx(h.test_loss[-1]) and acc == pytest.approx(h.test_metric[-1])
+    assert all(s > 0 for s in h.seconds) and h.total_seconds == pytest.approx(sum(h.seconds))
+
+
+def test_fit_is_deterministic_for_a_seed():
+    def run(seed):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+        return dl.fit(model, blobs(), epochs=2, batch_size=10, seed=seed, progress=False,
+                      device="cpu").train_loss
+
+    assert run(1) == run(1)
+    assert run(1) != run(2)
+
+
+def test_fit_without_test_data_and_regression_metric():
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    model = nn.Linear(3, 1)
+    h = dl.fit(model, (x, y[:, None]), loss_fn=nn.functional.mse_loss, metric=None, epochs=30,
+               optimizer=torch.optim.SGD(model.parameters(), lr=0.1), progress=False, device="cpu")
+    assert math.isnan(h.test_loss[0]) and math.isnan(h.train_metric[0])
+    assert h.train_loss[-1] < 1e-3
+
+
+def test_augment_is_applied_to_training_batches_only():
+    seen = []
+
+    def augment(xb):
+        seen.append(len(xb))
+        return xb
+
+    x, y = blobs(40)
+    dl.fit(nn.Linear(2, 2), (x, y), test=(x, y), epochs=2, batch_size=16, augment=augment,
+           progress=False, device="cpu")
+    assert seen == [16, 16, 8] * 2
+
+
+def test_predict_restores_training_mode():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    model.train()
+    out = dl.predict(model, torch.randn(5, 2))
+    assert out.shape == (5, 2) and model.training
+
+
+def test_fit_prints_one_line_per_epoch_outside_jupyter(capsys):
+    dl.fit(nn.Linear(2, 2), blobs(20), epochs=3, progress=True, device="cpu")
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[-1].startswith("epoch 3/3") and "\r" not in "".join(lines)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(train=torch.randn(4, 2)), TypeError, "pair"),
+        (dict(train=(torch.randn(4, 2), torch.zeros(3, dtype=torch.long))), ValueError, "4 inputs but 3 targets"),
+        (dict(epochs=0), ValueError, "epochs must be a positive int"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(test=[1, 2, 3]), TypeError, "test must be a pair"),
+    ],
+)
+def test_fit_refuses_bad_input(kwargs, error, message):
+    args = dict(train=blobs(4), progress=False, device="cpu")
+    args.update(kwargs)
+    train = args.pop("train")
+    with pytest.raises(error, match=message):
+        dl.fit(nn.Linear(2, 2), train, **args)
+
+
+def test_fit_refuses_a_dataset_object_with_a_hint():
+    with pytest.raises(TypeError, match="dataset.train"):
+        dl.fit(nn.Linear(64, 10), dl.load("digits"), progress=False)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        dl.fit(lambda x: x, blobs(4))
