@@ -9,12 +9,13 @@ with the chapter folder as working directory, exactly as in the book build.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import jupytext
 import pytest
 from nbmake import nb_run
-from nbmake.pytest_items import NotebookFile, NotebookItem
+from nbmake.pytest_items import NotebookFailedException, NotebookFile, NotebookItem
 
 CHAPTERS = Path(__file__).parent / "chapters"
 
@@ -40,14 +41,51 @@ class _JupytextFormat:
         return jupytext.read(path, as_version=as_version)
 
 
+GLUE_ROLE = re.compile(r"\{glue(?::[a-z]+)?\}`([^`]+)`")
+
+
+def missing_glue_keys(nb) -> list[str]:
+    """Keys that the prose uses in ``{glue}`` roles but no executed cell glued."""
+    used = set()
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for ref in GLUE_ROLE.findall(cell.source):
+                if "::" not in ref:  # keys glued in another document are the build's job
+                    used.add(ref.split(":")[0].strip())
+    glued = {
+        out.get("metadata", {}).get("scrapbook", {}).get("name")
+        for cell in nb.cells if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    }
+    return sorted(used - glued)
+
+
 class ChapterItem(NotebookItem):
     def runtest(self):
+        option = self.config.option
+        run = nb_run.NotebookRun(Path(self.filename), option.nbmake_timeout,
+                                 verbose=bool(option.verbose), kernel=option.nbmake_kernel)
         original = nb_run.nbformat
         nb_run.nbformat = _JupytextFormat()
         try:
-            super().runtest()
+            result = run.execute()
         finally:
             nb_run.nbformat = original
+        if result.error is not None:
+            raise NotebookFailedException(result)
+        missing = missing_glue_keys(result.nb)
+        if missing:
+            raise MissingGlueError(
+                f"{self.filename}: the prose uses glue keys that no cell glued: {missing}")
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, MissingGlueError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+
+class MissingGlueError(Exception):
+    pass
 
 
 class ChapterFile(NotebookFile):

@@ -37,7 +37,7 @@ def run(*cmd: str | os.PathLike) -> None:
 
 
 def ensure_env() -> None:
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - run.py may be started by any python3
         sys.exit("run.py: the book needs Python 3.10 or newer")
     if not PY.exists():
         say(f"creating a virtual environment in {VENV}")

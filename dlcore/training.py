@@ -168,7 +168,7 @@ def fit(
     history = History(metric_name=metric_name)
     bar = _Progress(epochs, metric_name) if progress else None
 
-    for epoch in range(epochs):
+    for _ in range(epochs):
         start = time.perf_counter()
         model.train()
         order = torch.randperm(len(x), generator=gen).to(device)

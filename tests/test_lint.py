@@ -1,0 +1,48 @@
+"""Lint: ruff over the Python code and the chapters' code cells; codespell over the prose."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PYTHON_PATHS = ["dlcore", "tests", "_ext", "tools", "conftest.py", "run.py"]
+PROSE = ["chapters", "index.md", "README.md", "CONTRIBUTING.md", "dlcore", "_ext", "tools"]
+# Notebook style: imports where they are first needed, a bare expression to display it,
+# a trailing ';' to hide a figure's repr, names reused from cell to cell.
+NOTEBOOK_IGNORES = "E402,B018,E703,F811,E741,I001"
+
+
+def tool(name: str) -> str:
+    found = BIN / name
+    if found.exists():
+        return str(found)
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed (it is in requirements.txt)")
+    return path
+
+
+def test_ruff_is_clean_on_the_python_code():
+    out = subprocess.run([tool("ruff"), "check", *PYTHON_PATHS], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_ruff_is_clean_on_the_chapters_code_cells(tmp_path):
+    for chapter in sorted((ROOT / "chapters").glob("*.md")):
+        nb = jupytext.read(chapter)
+        jupytext.write(nb, tmp_path / f"{chapter.stem}.py", fmt="py:percent")
+    out = subprocess.run([tool("ruff"), "check", "--config", str(ROOT / "pyproject.toml"),
+                          "--extend-ignore", NOTEBOOK_IGNORES, str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout.replace(str(tmp_path), "chapters") + out.stderr
+
+
+def test_codespell_finds_no_misspellings():
+    out = subprocess.run([tool("codespell"), "--skip", "*.png,*.pyc", *PROSE], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
