@@ -94,7 +94,7 @@ def open_page(browser, url: str) -> list[dict]:
 
 def test_index_page_loads_offline(site, browser):
     errors = open_page(browser, f"{site}/index.html")
-    assert not errors, errors
+    assert not errors, [e["message"] for e in errors]
     links = browser.execute_script("return [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))")
     for stem in chapter_pages():
         assert any(h and h.endswith(f"chapters/{stem}.html") for h in links), f"index does not link {stem}"
@@ -105,14 +105,14 @@ def test_chapter_page_reads_well(site, browser, stem):
     errors = open_page(browser, f"{site}/chapters/{stem}.html")
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SHOTS / f"{stem}.png"))
-    assert not errors, f"console errors: {errors}"
+    assert not errors, f"console errors: {[e['message'] for e in errors]}"
 
     report = browser.execute_script("""
-        const main = document.querySelector('main') || document.body;
+        const main = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
         const imgs = [...main.querySelectorAll('img')];
         const outputs = [...main.querySelectorAll('.cell_output')];
         const solutions = [...main.querySelectorAll('.solution')];
-        const visible = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+        const visible = el => el.offsetHeight > 0 && getComputedStyle(el).visibility !== 'hidden';
         return {
           text: main.innerText,
           math: main.querySelectorAll('mjx-container').length,
