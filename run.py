@@ -28,9 +28,16 @@ def say(msg: str) -> None:
     print(f"[run.py] {msg}", flush=True)
 
 
+# One BLAS/OpenMP thread per kernel unless the reader chooses otherwise: the tests run two
+# chapters at once on two cores, idle-spinning threads make a busy machine crawl, and the
+# book's CPU numbers come out the same in the build and in the tests.
+THREAD_DEFAULTS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def run(*cmd: str | os.PathLike) -> None:
     say(" ".join(str(c) for c in cmd))
-    result = subprocess.run([str(c) for c in cmd], cwd=ROOT)
+    env = {**THREAD_DEFAULTS, **os.environ}
+    result = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env)
     if result.returncode != 0:
         say(f"failed with exit code {result.returncode}")
         sys.exit(result.returncode)
