@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
-__all__ = ["mlp", "DigitsCNN", "Mnist1dCNN", "ACTIVATIONS"]
+__all__ = ["mlp", "DigitsCNN", "Mnist1dCNN", "LeNet5", "InceptionBlock", "ACTIVATIONS"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -94,3 +95,72 @@ class Mnist1dCNN(nn.Module):
         if x.dim() == 2:
             x = x.unsqueeze(1)  # (N, 40) -> (N, 1, 40)
         return self.classifier(self.features(x).flatten(1))
+
+
+# ----------------------------------------------------------------------------- landmark architectures
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998): (N, 1, 32, 32) -> (N, 10) logits.
+
+    C1 conv 5x5 (6) -> S2 pool 2 -> C3 conv 5x5 (16) -> S4 pool 2 -> C5 conv 5x5 (120)
+    -> F6 linear (84) -> output linear (10). Modernised in three places: C3 sees all six
+    S2 maps (the paper used a sparse connection table), pooling has no trainable
+    coefficients, and the output layer is linear instead of radial-basis units.
+    ``activation`` is ``"tanh"`` (the paper's squashing) or ``"relu"``; ``pool`` is
+    ``"avg"`` (the paper's subsampling) or ``"max"``.
+    """
+
+    def __init__(self, n_classes: int = 10, activation: str = "tanh", pool: str = "avg") -> None:
+        super().__init__()
+        if activation not in ("tanh", "relu"):
+            raise ValueError(f"LeNet5: activation must be 'tanh' or 'relu', got {activation!r}")
+        if pool not in ("avg", "max"):
+            raise ValueError(f"LeNet5: pool must be 'avg' or 'max', got {pool!r}")
+        act = ACTIVATIONS[activation]
+        pooling = nn.AvgPool2d if pool == "avg" else nn.MaxPool2d
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5), act(),      # C1: (N, 6, 28, 28)
+            pooling(2),                     # S2: (N, 6, 14, 14)
+            nn.Conv2d(6, 16, 5), act(),     # C3: (N, 16, 10, 10)
+            pooling(2),                     # S4: (N, 16, 5, 5)
+            nn.Conv2d(16, 120, 5), act(),   # C5: (N, 120, 1, 1)
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),                   # (N, 120)
+            nn.Linear(120, 84), act(),      # F6: (N, 84)
+            nn.Linear(84, n_classes),       # output: (N, 10)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-2:] != (32, 32):
+            raise ValueError(f"LeNet5: expects 32x32 images (N, 1, 32, 32), got shape {tuple(x.shape)}")
+        return self.classifier(self.features(x))
+
+
+class InceptionBlock(nn.Module):
+    """An inception module of GoogLeNet (Szegedy et al. 2014): four parallel branches whose
+    outputs are concatenated along the channels, (N, C, H, W) -> (N, c1 + c3 + c5 + pool_proj, H, W).
+
+    1x1 conv (c1) | 1x1 conv (c3_reduce) -> 3x3 conv (c3) | 1x1 conv (c5_reduce) -> 5x5 conv (c5)
+    | 3x3 max-pool (stride 1) -> 1x1 conv (pool_proj); every conv is followed by a ReLU.
+    The defaults are the paper's block "3a" (192 channels in, 256 out).
+    """
+
+    def __init__(self, in_channels: int = 192, c1: int = 64, c3_reduce: int = 96, c3: int = 128,
+                 c5_reduce: int = 16, c5: int = 32, pool_proj: int = 32) -> None:
+        super().__init__()
+
+        def conv(cin: int, cout: int, k: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2), nn.ReLU())
+
+        self.branch1 = conv(in_channels, c1, 1)
+        self.branch3 = nn.Sequential(conv(in_channels, c3_reduce, 1), conv(c3_reduce, c3, 3))
+        self.branch5 = nn.Sequential(conv(in_channels, c5_reduce, 1), conv(c5_reduce, c5, 5))
+        self.branch_pool = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1),
+                                         conv(in_channels, pool_proj, 1))
+        self.out_channels = c1 + c3 + c5 + pool_proj
+
+    def forward(self, x: Tensor) -> Tensor:
+        branches = [self.branch1(x), self.branch3(x), self.branch5(x), self.branch_pool(x)]
+        return torch.cat(branches, dim=1)  # (N, c1 + c3 + c5 + pool_proj, H, W)
