@@ -17,14 +17,17 @@ from torch import nn
 __all__ = ["glue", "show_source", "markdown_table", "show_table", "layer_table"]
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
+def glue(name: str, value: Any, display: bool = False, markdown: bool = False) -> Any:
     """Store ``value`` under ``name`` for the book's ``{glue}`` roles; return ``value``.
 
     Numbers are converted to plain Python floats/ints first, so format specs such as
-    ``{glue:text}`key:.1%``` work whatever produced them (NumPy, torch).
+    ``{glue:text}`key:.1%``` work whatever produced them (NumPy, torch). With
+    ``markdown=True`` a string is glued as Markdown, for ``{glue:md}`key``` (no quotes).
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"glue: name must be an identifier-like string, got {name!r}")
+    if markdown and not isinstance(value, str):
+        raise TypeError(f"glue: markdown=True needs a string value, got {type(value).__name__}")
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise ValueError(f"glue: {name!r} is a tensor with {value.numel()} elements; glue a scalar")
@@ -34,6 +37,11 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     try:
         from myst_nb import glue as myst_glue
     except ImportError:  # Colab or a plain Python: nothing to glue into
+        return value
+    if markdown:
+        from IPython.display import Markdown  # installed wherever myst-nb is
+
+        myst_glue(name, Markdown(value), display=display)
         return value
     myst_glue(name, value, display=display)
     return value

@@ -60,6 +60,9 @@ def test_glue_returns_plain_python_values_and_works_without_myst_nb(monkeypatch)
         dl.glue("not a key", 1)
     monkeypatch.setitem(sys.modules, "myst_nb", None)  # as on Colab: import fails
     assert dl.glue("z_value", 3) == 3
+    assert dl.glue("md_value", "cpu (2 threads)", markdown=True) == "cpu (2 threads)"
+    with pytest.raises(TypeError, match="markdown=True needs a string"):
+        dl.glue("md_bad", 1.0, markdown=True)
 
 
 def test_markdown_table_and_layer_table():
