@@ -4,7 +4,10 @@ For each channel c, over the batch (and the spatial positions of an image batch)
 ``y = weight[c] * (x - mean) / sqrt(var + eps) + bias[c]``. Training uses the mini-batch
 mean and *biased* variance, and updates the running estimates in place,
 ``running = (1 - momentum) * running + momentum * batch`` with the *unbiased* variance;
-evaluation uses the running estimates. Equals ``torch.nn.functional.batch_norm``.
+evaluation uses the running estimates. Equals ``torch.nn.functional.batch_norm`` in values
+and first derivatives. The training-mode backward pass is written by hand and is
+differentiable once only: second derivatives (``create_graph=True``, as in a gradient
+penalty) raise an error, where PyTorch's own batch norm supports them.
 """
 
 from __future__ import annotations

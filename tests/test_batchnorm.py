@@ -208,3 +208,13 @@ def test_layer_bad_num_features(num_features):
 def test_layer_num_features_not_int():
     with pytest.raises(TypeError, match="num_features must be an int"):
         BatchNorm(3.0)
+
+
+def test_training_backward_is_differentiable_once_only_as_documented():
+    x = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    rm, rv = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    y = batch_norm(x, rm, rv, torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64),
+                   training=True)
+    (g,) = torch.autograd.grad((y ** 3).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|twice"):
+        g.sum().backward()
