@@ -7,6 +7,7 @@ and a no-op elsewhere (Colab), so the same chapter runs in both places.
 from __future__ import annotations
 
 import inspect
+import math
 import textwrap
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["glue", "show_source", "markdown_table", "show_table", "layer_table"]
+__all__ = ["glue", "check", "show_source", "markdown_table", "show_table", "layer_table"]
 
 
 def glue(name: str, value: Any, display: bool = False, markdown: bool = False) -> Any:
@@ -45,6 +46,51 @@ def glue(name: str, value: Any, display: bool = False, markdown: bool = False) -
         return value
     myst_glue(name, value, display=display)
     return value
+
+
+def _as_number(name: str, what: str, value: Any) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"check: {what} of {name!r} is a tensor with {value.numel()} elements; "
+                             "pass a scalar")
+        value = value.item()
+    elif hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()  # NumPy scalar
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"check: {what} of {name!r} must be a number, got {type(value).__name__}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"check: {what} of {name!r} is NaN")
+    return value
+
+
+def check(name: str, value: Any, lo: float | None = None, hi: float | None = None) -> float:
+    """Glue a claimed number and its accepted range, and assert that it lies in the range.
+
+    One call does what a chapter's claim needs: ``value`` is glued as ``name``, the bounds
+    as ``name_lo`` and ``name_hi`` (so the prose quotes the very bounds that are asserted:
+    ``{glue:text}`name_lo:.0%`-{glue:text}`name_hi:.0%```), and an ``AssertionError``
+    naming the claim stops the build when ``lo <= value <= hi`` fails. A missing bound is
+    open (``lo=None`` is minus infinity); at least one bound is required. Returns ``value``
+    as a float.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"check: name must be an identifier-like string, got {name!r}")
+    if lo is None and hi is None:
+        raise ValueError(f"check: {name!r} needs a bound: give lo, hi or both")
+    number = _as_number(name, "value", value)
+    low = -math.inf if lo is None else _as_number(name, "lo", lo)
+    high = math.inf if hi is None else _as_number(name, "hi", hi)
+    if low > high:
+        raise ValueError(f"check: {name!r} has lo={low} above hi={high}")
+    glue(name, number)
+    if lo is not None:
+        glue(f"{name}_lo", low)
+    if hi is not None:
+        glue(f"{name}_hi", high)
+    if not low <= number <= high:
+        raise AssertionError(f"claim {name!r} fails: {number!r} is outside [{low!r}, {high!r}]")
+    return number
 
 
 def show_source(obj: Any) -> Any:
