@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jupytext
@@ -46,6 +46,75 @@ class Context:
     book_url: str                    # e.g. https://example.org/book/ (ends with /)
     labels: dict[str, tuple[str, str, str]]  # label -> (docname, anchor, title)
     docname: str = ""
+    references: dict[str, Reference] | None = None  # bibtex key -> the work
+    cited: list[str] = field(default_factory=list)  # keys this chapter cites
+
+
+@dataclass
+class Reference:
+    """One work of references.bib, as the notebooks print it (no Sphinx there)."""
+
+    authors: list[str]  # last names
+    year: str
+    full: str           # "Authors (year). Title. Venue."
+
+    def short(self) -> str:
+        if len(self.authors) == 1:
+            return self.authors[0]
+        if len(self.authors) == 2:
+            return f"{self.authors[0]} and {self.authors[1]}"
+        return f"{self.authors[0]} et al."
+
+
+def read_references(path: Path) -> dict[str, Reference]:
+    """Parse the book's BibTeX file into plain-text references (pybtex, which Sphinx uses)."""
+    if not path.exists():
+        return {}
+    from pybtex.database import parse_file
+
+    out = {}
+    for key, entry in parse_file(str(path)).entries.items():
+        people = list(entry.persons.get("author", []))
+        etal = bool(people) and " ".join(people[-1].last_names) == "others"
+        people = people[:-1] if etal else people
+        last = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
+        last = last + ["others"] if etal and len(last) < 3 else last
+        names = ", ".join(
+            f"{' '.join(p.last_names)}, {' '.join(n[0] + '.' for n in p.first_names + p.middle_names if n)}".strip(", ")
+            for p in people).replace("{", "").replace("}", "") + (" et al." if etal else "")
+        f = entry.fields
+        title = f.get("title", "").replace("{", "").replace("}", "")
+        venue = f.get("journal") or f.get("booktitle") or f.get("school") or f.get("publisher") or f.get("howpublished", "")
+        venue = venue.replace("{", "").replace("}", "").replace("\\url", "")
+        year = f.get("year", "")
+        full = f"{names} ({year}). {title}." + (f" *{venue}*." if venue else "")
+        out[key] = Reference(authors=last or [key], year=year, full=full)
+    return out
+
+
+_CITE_KEYS = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]*)`")
+
+
+def cited_keys(text: str) -> list[str]:
+    """Citation keys in order of first use."""
+    keys: list[str] = []
+    for body in _CITE_KEYS.findall(text):
+        for key in body.split(","):
+            key = key.strip()
+            if key and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def format_citation(role: str, body: str, ctx: Context) -> str:
+    refs = ctx.references or {}
+    keys = [k.strip() for k in body.split(",") if k.strip()]
+    found = [refs[k] for k in keys if k in refs]
+    if len(found) != len(keys):
+        return body
+    if role in ("cite:t", "cite:ts"):
+        return "; ".join(f"{r.short()} ({r.year})" for r in found)
+    return "(" + "; ".join(f"{r.short()}, {r.year}" for r in found) + ")"
 
 
 def format_glue(value: object, spec: str) -> str:
@@ -84,12 +153,20 @@ def convert_roles(text: str, ctx: Context) -> str:
             return f"[{text_part or title}]({_page_url(ctx, docname)})"
         if role == "math":
             return f"${body}$"
+        if role.startswith("cite"):
+            return format_citation(role, body, ctx)
         return text_part or body  # {eq}, {cite}, {term}, ...
 
     return _ROLE.sub(replace, text)
 
 
-def convert_directives(text: str, counter: list[int]) -> str:
+def bibliography_markdown(ctx: Context, keys: list[str]) -> str:
+    refs = ctx.references or {}
+    entries = sorted((refs[k] for k in keys if k in refs), key=lambda r: (r.authors[0], r.year))
+    return "\n".join(f"- {r.full}" for r in entries)
+
+
+def convert_directives(text: str, counter: list[int], ctx: Context | None = None) -> str:
     """Turn fenced MyST directives into plain Markdown (exercises, admonitions, ...)."""
     lines = text.split("\n")
     out: list[str] = []
@@ -106,7 +183,7 @@ def convert_directives(text: str, counter: list[int]) -> str:
         while j < len(lines) and lines[j].strip() != fence:
             j += 1
         body = [ln for ln in lines[i + 1: j] if not re.match(r"^:[\w-]+:", ln)]
-        body_text = convert_directives("\n".join(body).strip("\n"), counter)
+        body_text = convert_directives("\n".join(body).strip("\n"), counter, ctx)
         if name == "exercise":
             counter[0] += 1
             title = f"Exercise {counter[0]}" + (f": {arg}" if arg else "")
@@ -122,6 +199,8 @@ def convert_directives(text: str, counter: list[int]) -> str:
             out.append(f"> **{title}**\n>\n{quoted}")
         elif name in ("math",):
             out.append(f"$$\n{body_text}\n$$")
+        elif name == "bibliography":
+            out.append(bibliography_markdown(ctx, ctx.cited) if ctx is not None else "")
         else:
             out.append(body_text)
         i = j + 1
@@ -129,7 +208,7 @@ def convert_directives(text: str, counter: list[int]) -> str:
 
 
 def myst_to_markdown(text: str, ctx: Context, counter: list[int]) -> str:
-    return convert_roles(convert_directives(text, counter), ctx)
+    return convert_roles(convert_directives(text, counter, ctx), ctx)
 
 
 # ----------------------------------------------------------------------------- editions
@@ -314,6 +393,7 @@ def write_notebooks(app, exception) -> None:
         title_node = app.env.titles.get(docname)
         labels[f"doc:{docname}"] = (docname, "", title_node.astext() if title_node else docname)
     execute_dir = outdir.parent / "jupyter_execute"
+    references = read_references(srcdir / "references.bib")
     for docname in sorted(app.env.found_docs):
         if not docname.startswith(CHAPTER_PREFIX):
             continue
@@ -326,7 +406,9 @@ def write_notebooks(app, exception) -> None:
             for key, output in json.loads(glue_file.read_text()).items():
                 glue[key] = _parse_value(output.get("data", {}).get("text/plain", ""))
         nb = jupytext.read(path)
-        ctx = Context(glue=glue, book_url=book_url, labels=labels, docname=docname)
+        ctx = Context(glue=glue, book_url=book_url, labels=labels, docname=docname,
+                      references=references,
+                      cited=cited_keys(path.read_text(encoding="utf-8")))
         for edition in EDITIONS:
             target = outdir / "notebooks" / edition / f"{path.stem}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)

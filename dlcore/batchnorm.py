@@ -18,7 +18,7 @@ from torch.autograd.function import once_differentiable
 
 from ._checks import check_positive_int, check_tensor
 
-__all__ = ["batch_norm", "BatchNormFunction", "BatchNorm"]
+__all__ = ["batch_norm", "BatchNormFunction", "BatchNorm", "layer_norm", "LayerNorm"]
 
 
 def _stat_shape(x: Tensor) -> tuple[int, ...]:
@@ -161,3 +161,59 @@ class BatchNorm(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+def layer_norm(x: Tensor, normalized_shape: int | tuple[int, ...] | list[int],
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Layer normalisation: normalise each example over its last ``len(normalized_shape)``
+    dimensions, ``y = weight * (x - mean) / sqrt(var + eps) + bias`` (biased variance).
+
+    ``x``: (*, *normalized_shape); ``weight``, ``bias``: ``normalized_shape``. Unlike batch
+    norm, the statistics are per example, so training and evaluation compute the same thing
+    and a batch of one works. Equals ``torch.nn.functional.layer_norm``.
+    """
+    fn = "layer_norm"
+    check_tensor(x, fn, "x")
+    if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
+        normalized_shape = (normalized_shape,)
+    if not isinstance(normalized_shape, (tuple, list, torch.Size)) or not normalized_shape:
+        raise TypeError(f"{fn}: normalized_shape must be an int or a non-empty tuple of ints, "
+                        f"got {normalized_shape!r}")
+    shape = tuple(check_positive_int(d, fn, "normalized_shape") for d in normalized_shape)
+    k = len(shape)
+    if x.dim() < k or tuple(x.shape[-k:]) != shape:
+        raise ValueError(f"{fn}: the last {k} dimensions of x must be {shape}, "
+                         f"got x of shape {tuple(x.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None:
+            check_tensor(t, fn, name)
+            if tuple(t.shape) != shape:
+                raise ValueError(f"{fn}: {name} must have shape {shape}, got {tuple(t.shape)}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+        raise ValueError(f"{fn}: eps must be a positive number, got {eps!r}")
+    dims = tuple(range(-k, 0))
+    mean = x.mean(dim=dims, keepdim=True)                      # (*, 1, ..., 1)
+    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)       # biased, as torch
+    y = (x - mean) / torch.sqrt(var + eps)                     # (*, *normalized_shape)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+class LayerNorm(nn.Module):
+    """``nn.LayerNorm`` built on :func:`layer_norm` (learned ``weight`` = 1, ``bias`` = 0)."""
+
+    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(self.normalized_shape))
+        self.bias = nn.Parameter(torch.zeros(self.normalized_shape))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)

@@ -218,3 +218,54 @@ def test_training_backward_is_differentiable_once_only_as_documented():
     (g,) = torch.autograd.grad((y ** 3).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable|twice"):
         g.sum().backward()
+
+
+# ----------------------------------------------------------------------------- layer norm
+
+from dlcore.batchnorm import LayerNorm, layer_norm  # noqa: E402
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_matches_torch(seed, affine):
+    gen = torch.Generator().manual_seed(seed)
+    ndim = int(torch.randint(1, 5, (), generator=gen))
+    shape = tuple(torch.randint(1, 5, (ndim,), generator=gen).tolist())
+    k = int(torch.randint(1, ndim + 1, (), generator=gen))
+    norm_shape = shape[-k:]
+    x = (torch.randn(shape, generator=gen, dtype=F64) * 3 + 1).requires_grad_()
+    w = torch.randn(norm_shape, generator=gen, dtype=F64).requires_grad_() if affine else None
+    b = torch.randn(norm_shape, generator=gen, dtype=F64).requires_grad_() if affine else None
+    eps = 10.0 ** -int(torch.randint(2, 7, (), generator=gen))
+    ours = layer_norm(x, norm_shape, w, b, eps)
+    ref = F.layer_norm(x, norm_shape, w, b, eps)
+    torch.testing.assert_close(ours, ref)
+    g = torch.randn(shape, generator=gen, dtype=F64)
+    inputs = [t for t in (x, w, b) if t is not None]
+    torch.testing.assert_close(torch.autograd.grad(ours, inputs, g),
+                               torch.autograd.grad(ref, inputs, g))
+    assert torch.autograd.gradcheck(lambda *a: layer_norm(a[0], norm_shape, *a[1:], eps=eps),
+                                    tuple(inputs), fast_mode=True)
+
+
+def test_layer_norm_module_matches_torch():
+    torch.manual_seed(0)
+    ours, ref = LayerNorm(6), nn.LayerNorm(6)
+    x = torch.randn(3, 5, 6)
+    torch.testing.assert_close(ours(x), ref(x))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(x=[1.0], normalized_shape=1), TypeError, "x must be a torch.Tensor"),
+    (dict(normalized_shape=(4,)), ValueError, "last 1 dimensions of x must be"),
+    (dict(normalized_shape=()), TypeError, "normalized_shape must be"),
+    (dict(normalized_shape="3"), TypeError, "normalized_shape must be"),
+    (dict(normalized_shape=3, weight=torch.ones(4)), ValueError, "weight must have shape"),
+    (dict(normalized_shape=3, eps=0.0), ValueError, "eps must be a positive number"),
+    (dict(normalized_shape=3, eps=float("nan")), ValueError, "eps must be a positive number"),
+])
+def test_layer_norm_bad_input(kwargs, error, match):
+    args = dict(x=torch.randn(2, 3))
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        layer_norm(**args)

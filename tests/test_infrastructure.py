@@ -113,3 +113,33 @@ def test_models_shapes_and_mlp_checks():
         dl.mlp([2, 3, 2], dropout=1.0)
     with pytest.raises(ValueError, match="at least an input and an output"):
         dl.mlp([2])
+
+
+# ----------------------------------------------------------------------------- dl.check
+
+def test_check_returns_the_value_and_accepts_bounds():
+    import numpy as np
+
+    assert dl.check("inf_check_a", 0.5, lo=0.0, hi=1.0) == 0.5
+    assert dl.check("inf_check_b", torch.tensor(3.0), lo=2) == 3.0
+    assert dl.check("inf_check_c", np.float64(-1.0), hi=0) == -1.0
+
+
+def test_check_fails_outside_its_range_naming_the_claim():
+    with pytest.raises(AssertionError, match="claim 'inf_check_d' fails: 1.5 is outside"):
+        dl.check("inf_check_d", 1.5, lo=0.0, hi=1.0)
+    with pytest.raises(AssertionError, match="inf_check_e"):
+        dl.check("inf_check_e", -0.1, lo=0.0)
+
+
+@pytest.mark.parametrize("args, error, match", [
+    (("x", 1.0), ValueError, "needs a bound"),
+    (("x", float("nan"), 0, 1), ValueError, "value of 'x' is NaN"),
+    (("x", "0.5", 0, 1), TypeError, "value of 'x' must be a number"),
+    (("x", 0.5, 1, 0), ValueError, "lo=1.0 above hi=0.0"),
+    (("not a name", 0.5, 0, 1), ValueError, "identifier-like"),
+    (("x", torch.ones(2), 0, 1), ValueError, "tensor with 2 elements"),
+])
+def test_check_bad_input(args, error, match):
+    with pytest.raises(error, match=match):
+        dl.check(*args)
