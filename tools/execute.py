@@ -2,6 +2,8 @@
 
     python tools/execute.py timings [CHAPTER ...]      Markdown table: seconds, peak memory, device
     python tools/execute.py determinism [CHAPTER ...]  run each chapter twice, compare glued values
+    python tools/execute.py lock N -- COMMAND ...        run COMMAND once N cores are free
+                                                      (the sweep's lock files; for experiments)
     python tools/execute.py sweep SEEDS [--threads 1,2] [CHAPTER ...]
                                                       every chapter for every seed offset and
                                                       thread count: a pass/fail table
@@ -266,6 +268,15 @@ def main(argv: list[str]) -> int:
         return 0
     if argv and argv[0] == "sweep":
         return sweep(argv[1:])
+    if len(argv) >= 4 and argv[0] == "lock" and argv[2] == "--":
+        n = int(argv[1])
+        tokens = CoreTokens(os.cpu_count() or 1)
+        held = tokens.acquire(n)
+        try:
+            env = dict(os.environ, OMP_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n))
+            return subprocess.run(argv[3:], env=env).returncode
+        finally:
+            tokens.release(held)
     if not argv or argv[0] not in ("timings", "determinism"):
         print(__doc__)
         return 2
