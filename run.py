@@ -67,7 +67,17 @@ def ensure_env() -> None:
     STAMP.write_text(wanted + "\n")
 
 
+def ensure_data() -> None:
+    """Fashion-MNIST, the book's real images: from the cache, the system copy or one download."""
+    probe = ("from dlcore.data import fashion_mnist_source as s; "
+             "print('[run.py] Fashion-MNIST comes from', s())")
+    result = subprocess.run([str(PY), "-c", probe], cwd=ROOT)
+    if result.returncode != 0:
+        sys.exit("run.py: Fashion-MNIST is needed by the image chapters; see the message above")
+
+
 def book(extra: list[str]) -> None:
+    ensure_data()
     run(BIN / "jupyter-book", "build", ".", "--all", "-W", "-n", "--keep-going", *extra)
     say(f"done: open {ROOT / '_build' / 'html' / 'index.html'} in a browser")
 

@@ -4,8 +4,9 @@ Offline (default): ``digits`` (scikit-learn's 8x8 digits), ``mnist1d`` (generate
 locally by the ``mnist1d`` package), ``photo`` (a sample photograph shipped with
 scikit-learn), ``corpus`` (English text from the Python documentation that ships
 with every Python), and synthetic sequence tasks (``recall``, ``adding``,
-``reverse``). Online, opt-in: ``mnist`` and ``fashion_mnist``, downloaded once into
-a per-user cache with checksums.
+``reverse``). ``fashion_mnist`` (the book's real images) comes from the per-user cache,
+a folder named by ``$DLCORE_FASHION_MNIST``, Debian's package ``dataset-fashion-mnist``,
+or one checksummed download. Online, opt-in: ``mnist``, downloaded once into the cache.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ __all__ = [
     "load",
     "known_datasets",
     "cache_dir",
+    "fashion_mnist_source",
+    "fashion_mnist_sources",
     "take_per_class",
     "DIGITS_TEST_SIZE",
 ]
@@ -323,6 +326,130 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
+# Fashion-MNIST (Xiao et al. 2017): the SHA-256 of each file's *decompressed* bytes, so the
+# original download and Debian's recompressed copy (package dataset-fashion-mnist) agree.
+FASHION_SHA256 = {
+    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+FASHION_ENV = "DLCORE_FASHION_MNIST"  # a folder holding the four .gz files
+FASHION_SYSTEM_DIRS = ("/usr/share/datasets/fashion-mnist",)  # Debian: dataset-fashion-mnist
+_fashion_arrays: dict[str, tuple[str, tuple[np.ndarray, ...]]] = {}  # per-process memo
+
+
+def _verified_raw(path: Path, filename: str) -> bytes | None:
+    """The decompressed bytes of ``path`` when they match Fashion-MNIST's digest, else None."""
+    try:
+        with gzip.open(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError):
+        return None
+    return raw if hashlib.sha256(raw).hexdigest() == FASHION_SHA256[filename] else None
+
+
+def _idx_from_bytes(raw: bytes) -> np.ndarray:
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def fashion_mnist_sources() -> list[tuple[str, Path]]:
+    """Where ``load("fashion_mnist")`` looks, in order: the per-user cache, the folder named
+    by ``$DLCORE_FASHION_MNIST``, the system copy of Debian's ``dataset-fashion-mnist``."""
+    sources = [("the per-user cache", cache_dir() / "fashion_mnist")]
+    env = os.environ.get(FASHION_ENV, "").strip()
+    if env:
+        sources.append((f"${FASHION_ENV}", Path(env).expanduser()))
+    sources += [("the system copy", Path(d)) for d in FASHION_SYSTEM_DIRS]
+    return sources
+
+
+def _fashion_files() -> tuple[str, tuple[bytes, ...]]:
+    """The four files' decompressed bytes and where they came from (downloading if needed)."""
+    problems = []
+    for label, folder in fashion_mnist_sources():
+        paths = [folder / f for f in _IDX_FILES]
+        if not all(p.exists() for p in paths):
+            continue
+        raws = [_verified_raw(p, f) for p, f in zip(paths, _IDX_FILES)]
+        if all(r is not None for r in raws):
+            return f"{label} ({folder})", tuple(raws)
+        bad = [str(p) for p, r in zip(paths, raws) if r is None]
+        problems.append(f"{', '.join(bad)} failed the checksum (corrupted or not Fashion-MNIST)")
+    folder = cache_dir() / "fashion_mnist"
+    base = ONLINE_SOURCES["fashion_mnist"]["url"]
+    raws = []
+    for filename in _IDX_FILES:
+        url = base + filename
+        try:
+            with _urlopen(url) as response:
+                payload = response.read()
+        except (urllib.error.URLError, OSError) as err:
+            found = (" Found but unusable: " + "; ".join(problems) + ".") if problems else ""
+            raise FileNotFoundError(
+                "load('fashion_mnist'): the data set is not on this machine and could not be "
+                f"downloaded ({err}).{found} Provide it in one of three ways: (1) install "
+                "Debian's package: sudo apt-get install dataset-fashion-mnist; (2) copy the four "
+                f"files {', '.join(_IDX_FILES)} into {folder} or into a folder named by "
+                f"${FASHION_ENV}; (3) connect to the internet once, and the files are "
+                f"downloaded into {folder} with checksums."
+            ) from None
+        try:
+            raw = gzip.decompress(payload)
+        except (OSError, EOFError):
+            raw = b""
+        if hashlib.sha256(raw).hexdigest() != FASHION_SHA256[filename]:
+            raise ValueError(
+                f"load('fashion_mnist'): the download of {url} failed its checksum (corrupted, "
+                "or the source changed); nothing was saved. Try again, or use another source."
+            )
+        raws.append(raw)
+    folder.mkdir(parents=True, exist_ok=True)
+    for filename, raw in zip(_IDX_FILES, raws):
+        target = folder / filename
+        if target.exists():  # a file someone put there by hand: keep it, do not overwrite
+            continue
+
+        def write(tmp: str, raw: bytes = raw) -> None:
+            with gzip.open(tmp, "wb") as fh:
+                fh.write(raw)
+
+        try:
+            _atomic_write(target, write)
+        except OSError:  # a read-only cache: use the data without caching it
+            break
+    return f"a download from {base} (saved in {folder})", tuple(raws)
+
+
+def fashion_mnist_source() -> str:
+    """Make sure Fashion-MNIST is available; return where it comes from (for ``run.py``)."""
+    source, arrays = _fashion_arrays.get("fashion_mnist") or _fashion_load_arrays()
+    return source
+
+
+def _fashion_load_arrays() -> tuple[str, tuple[np.ndarray, ...]]:
+    source, raws = _fashion_files()
+    entry = (source, tuple(_idx_from_bytes(r) for r in raws))
+    _fashion_arrays["fashion_mnist"] = entry
+    return entry
+
+
+def _fashion_mnist() -> Dataset:
+    """Fashion-MNIST: 60,000 + 10,000 grey 28x28 images of 10 kinds of clothing, in [0, 1]."""
+    source, (x_tr, y_tr, x_te, y_te) = _fashion_arrays.get("fashion_mnist") or _fashion_load_arrays()
+
+    def images(a: np.ndarray) -> Tensor:
+        return torch.from_numpy(a.astype(np.float32) / 255.0).unsqueeze(1)  # (N, 1, 28, 28)
+
+    def labels(a: np.ndarray) -> Tensor:
+        return torch.from_numpy(a.astype(np.int64))
+
+    return Dataset("fashion_mnist", images(x_tr), labels(y_tr), images(x_te), labels(y_te),
+                   list(ONLINE_SOURCES["fashion_mnist"]["classes"]))
+
+
 def _online(name: str) -> Dataset:
     source = ONLINE_SOURCES[name]
     paths = [_download(name, f, md5) for f, md5 in zip(_IDX_FILES, source["md5"])]
@@ -348,7 +475,7 @@ _LOADERS: dict[str, Callable] = {
     "adding": _adding,
     "reverse": _reverse,
     "mnist": lambda: _online("mnist"),
-    "fashion_mnist": lambda: _online("fashion_mnist"),
+    "fashion_mnist": lambda: _fashion_mnist(),
 }
 
 
