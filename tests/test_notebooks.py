@@ -75,9 +75,148 @@ def test_editions_are_valid_and_the_student_one_has_no_solution_code(path):
             assert leftover not in markdown, leftover
     student_code = [c.source for c in student.cells if c.cell_type == "code"]
     assert not any(sol in student_code for sol in solutions)
-    full_code = [c.source for c in full.cells if c.cell_type == "code"]
+    full_code = [c.source.split("\n", 1)[-1] if c.source.startswith("# Figure: ") else c.source
+                 for c in full.cells if c.cell_type == "code"]
     assert all(sol in full_code for sol in solutions)
-    assert student_code.count("# your solution here\n") >= 3
+    # every solution leaves a place for the reader's answer: stubs, a code cell, or prose
+    places = sum(c.source.startswith(("**Your solution:**", "**Your answer:**"))
+                 for c in student.cells if c.cell_type == "markdown")
+    assert places == nb_solutions(nb) >= 3
+    stubs = [c for c in nb.cells if "student-stub" in c.get("metadata", {}).get("tags", [])]
+    assert all(c.source in student_code and c.source not in full_code for c in stubs)
+    assert all("remove-cell" in c.metadata.get("tags", []) for c in stubs), \
+        "a student-stub cell must also be tagged remove-cell (the book shows the solution)"
+
+
+def nb_solutions(nb) -> int:
+    return sum(len([k for k, _ in bn._split_solution_segments(c.source) if k == "start"])
+               for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_student_edition_stubs_answers_and_checks():
+    text = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+```{exercise} Code
+:label: t-ex-code
+
+Write `f`.
+```
+
+````{solution-start} t-ex-code
+:class: dropdown
+````
+
+Reference:
+
+```{code-cell} ipython3
+:tags: [student-stub, remove-cell]
+def f(x):
+    raise NotImplementedError
+```
+
+```{code-cell} ipython3
+def f(x):
+    return 2 * x
+```
+
+````{solution-end}
+````
+
+```{code-cell} ipython3
+:tags: [check]
+assert f(1) == 2
+```
+
+```{exercise} Prose
+:label: t-ex-prose
+
+Why? See {ref}`t-ex-code`.
+```
+
+````{solution-start} t-ex-prose
+:class: dropdown
+````
+
+Because.
+
+````{solution-end}
+````
+"""
+    nb = jupytext.reads(text, fmt="md:myst")
+    ctx = context()
+    ctx.docname = "chapters/02_x"
+    ctx.exercises = bn.exercise_numbers("chapters/02_x", text)
+    assert ctx.exercises == {"t-ex-code": ("chapters/02_x", "2.1"), "t-ex-prose": ("chapters/02_x", "2.2")}
+    student = bn.make_edition(nb, "student", ctx, "dlcore")
+    full = bn.make_edition(nb, "full", ctx, "dlcore")
+    s_code = [c.source for c in student.cells if c.cell_type == "code"][1:]
+    f_code = [c.source for c in full.cells if c.cell_type == "code"][1:]
+    assert s_code == ["def f(x):\n    raise NotImplementedError", "assert f(1) == 2"]
+    assert f_code == ["def f(x):\n    return 2 * x", "assert f(1) == 2"]
+    md = "\n".join(c.source for c in student.cells if c.cell_type == "markdown")
+    assert "Because." not in md and "**Your answer:**" in md and "fill in the function" in md
+    assert '<a id="t-ex-code"></a>' in md and "### Exercise 2.1: Code" in md
+    assert "See [Exercise 2.1](#t-ex-code)" in md
+    check = [c for c in student.cells if c.cell_type == "code" and c.source.startswith("assert")]
+    assert check[0].metadata["tags"] == ["check"]
+
+
+def test_macros_markdown_glue_and_alt_text():
+    ctx = context({"tbl": "| a |\n|---|\n| 1 |"})
+    ctx.macros = {"R": "\\mathbb{R}"}
+    out = bn.myst_to_markdown("$x \\in \\R^n$, $\\Rightarrow$ {glue:md}`tbl`", ctx, [0])
+    assert "\\mathbb{R}^n" in out and "\\Rightarrow" in out and "| 1 |" in out
+    cell = nbformat.v4.new_code_cell("plot()")
+    cell.metadata["mystnb"] = {"image": {"alt": "A falling curve."}}
+    new = bn._code_cell(cell)
+    assert new.source.startswith("# Figure: A falling curve.") and new.metadata["mystnb"]
+
+
+INSTALL_RUNNER = (
+    "import sys\n"
+    "src = open(sys.argv[1]).read().replace('%matplotlib inline', '')\n"
+    "exec(compile(src, 'install-cell', 'exec'))\n")
+
+
+def _run_install_cell(tmp_path, py, source: str, extra_path: str | None = None):
+    cell = tmp_path / "cell.py"
+    cell.write_text(bn.install_cell_source(source, "0.1.0"))
+    env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INDEX="1")
+    env.pop("PYTHONPATH", None)
+    env.pop("DLCORE_SOURCE", None)
+    if extra_path:
+        env["PYTHONPATH"] = extra_path
+    return subprocess.run([py, "-c", INSTALL_RUNNER, str(cell)], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=300)
+
+
+def test_install_cell_explains_a_failed_install(tmp_path):
+    py = fresh_venv_without_dlcore(tmp_path / "venv")
+    missing = "dlcore @ git+https://github.com/nobody/no-such-repo@0123456789abcdef"
+    result = _run_install_cell(tmp_path, py, missing)
+    assert result.returncode != 0
+    assert "Could not install the book's package dlcore from" in result.stderr
+    assert "no-such-repo@0123456789abcdef" in result.stderr and "pip install -e ." in result.stderr
+
+
+def test_install_cell_names_a_foreign_dlcore(tmp_path):
+    py = fresh_venv_without_dlcore(tmp_path / "venv")
+    fake = tmp_path / "other" / "dlcore"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("__version__ = '9.9'\n")
+    result = _run_install_cell(tmp_path, py, "dlcore @ git+https://example.invalid/x@y",
+                               extra_path=str(tmp_path / "other"))
+    assert result.returncode == 0, result.stderr
+    assert "is not the book's dlcore 0.1.0" in result.stdout
 
 
 def _names(source: str, ctx_type) -> set[str]:
@@ -146,7 +285,13 @@ def test_generated_notebooks_run_outside_the_repository(tmp_path):
         "from nbclient import NotebookClient\n"
         "for name in sys.argv[1:]:\n"
         "    nb = nbformat.read(name, 4)\n"
-        "    NotebookClient(nb, timeout=600, kernel_name='python3').execute()\n"
+        "    student = name.startswith('student')\n"
+        "    NotebookClient(nb, timeout=600, kernel_name='python3', allow_errors=student).execute()\n"
+        "    for c in nb.cells:\n"
+        "        for o in c.get('outputs', []):\n"
+        "            if o.get('output_type') == 'error':\n"
+        "                assert 'check' in c.metadata.get('tags', []), (name, c.source, o['evalue'])\n"
+        "                assert o['ename'] in ('ExerciseNotDone', 'ExerciseCheckFailed'), o\n"
         "    print('ran', name, 'cells:', len(nb.cells))\n"
     )
     # pip is the one from this environment (the fresh venv has none of its own).
@@ -155,3 +300,39 @@ def test_generated_notebooks_run_outside_the_repository(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "ran full.ipynb" in result.stdout and "ran student.ipynb" in result.stdout
     assert not (work / "dlcore").exists()
+
+
+def check_errors(nb) -> tuple[list[str], list[str]]:
+    """The errors of an executed student edition: (at check cells, anywhere else)."""
+    at_checks, elsewhere = [], []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "error":
+                continue
+            text = f"{out['ename']}: {out['evalue']}"
+            if "check" in cell.metadata.get("tags", []) and out["ename"] in (
+                    "ExerciseNotDone", "ExerciseCheckFailed"):
+                at_checks.append(text)
+            else:
+                elsewhere.append(f"{text}\n--- in cell:\n{cell.source[:400]}")
+    return at_checks, elsewhere
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_student_edition_fails_only_at_its_check_cells(path):
+    """The student edition, stubs unfilled, runs to the end; only check cells fail, each with
+    the checker's message (the book build runs the same checks on the reference solutions)."""
+    from nbclient import NotebookClient
+
+    nb = jupytext.read(path)
+    student = bn.make_edition(nb, "student", context(), "dlcore")
+    NotebookClient(student, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    at_checks, elsewhere = check_errors(student)
+    assert not elsewhere, f"{path.name}: the student edition fails outside its check cells:\n" + \
+        "\n\n".join(elsewhere)
+    n_checks = sum("check" in c.metadata.get("tags", []) for c in student.cells if c.cell_type == "code")
+    n_stubbed = sum(1 for c in nb.cells if "student-stub" in c.get("metadata", {}).get("tags", []))
+    if n_stubbed:
+        assert at_checks, f"{path.name}: stubs left unfilled, yet no check cell failed"
+    assert len(at_checks) <= n_checks

@@ -43,7 +43,6 @@ def run_one(path: Path) -> dict:
     """Execute one chapter (in this process's child kernel); return glue values and costs."""
     import jupytext
     from nbclient import NotebookClient
-
     from nbclient.exceptions import CellExecutionError
 
     nb = jupytext.read(path)
