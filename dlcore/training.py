@@ -24,8 +24,43 @@ Metric = Callable[[Tensor, Tensor], float]
 
 
 def accuracy(outputs: Tensor, targets: Tensor) -> float:
-    """Fraction of rows whose arg-max output equals the integer target."""
+    """Fraction of rows whose arg-max output equals the integer target.
+
+    ``outputs``: (N, C) scores (or (N, T, C) for sequences); ``targets``: (N,) (or (N, T))
+    integer class labels. Shapes that would silently broadcast are refused.
+    """
+    if not isinstance(outputs, Tensor) or not isinstance(targets, Tensor):
+        raise TypeError(f"accuracy: outputs and targets must be tensors, got "
+                        f"{type(outputs).__name__} and {type(targets).__name__}")
+    if outputs.dim() < 2:
+        raise ValueError(f"accuracy: outputs must have a class dimension, shape (N, C), got "
+                         f"shape {tuple(outputs.shape)}")
+    if targets.is_floating_point() or targets.dtype == torch.bool:
+        raise TypeError(f"accuracy: targets must be integer class labels, got {targets.dtype}"
+                        " (one-hot targets: use targets.argmax(dim=-1))")
+    if tuple(targets.shape) != tuple(outputs.shape[:-1]):
+        raise ValueError(f"accuracy: targets of shape {tuple(targets.shape)} do not match outputs "
+                         f"of shape {tuple(outputs.shape)}; expected targets of shape "
+                         f"{tuple(outputs.shape[:-1])}")
+    if targets.numel() == 0:
+        raise ValueError("accuracy: the batch is empty")
     return (outputs.argmax(dim=-1) == targets).float().mean().item()
+
+
+def _positive_int(value: object, fn: str, name: str) -> int:
+    """An int >= 1 (NumPy integers accepted), else a clear error naming ``fn`` and ``name``."""
+    import operator
+
+    if isinstance(value, bool):
+        raise TypeError(f"{fn}: {name} must be a positive int, got {value!r}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{fn}: {name} must be a positive int, got {type(value).__name__} "
+                        f"{value!r}") from None
+    if number < 1:
+        raise ValueError(f"{fn}: {name} must be a positive int, got {number}")
+    return number
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -61,22 +96,51 @@ class History:
         )
 
 
-def _as_pair(data: object, argument: str) -> tuple[Tensor, Tensor]:
+def _as_pair(data: object, argument: str, fn: str = "fit") -> tuple[Tensor, Tensor]:
     if hasattr(data, "x_train") and hasattr(data, "y_train"):
         raise TypeError(
-            f"fit: {argument} must be a pair (x, y); for a dlcore Dataset pass "
+            f"{fn}: {argument} must be a pair (x, y); for a dlcore Dataset pass "
             f"dataset.train or dataset.test"
         )
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        raise TypeError(f"fit: {argument} must be a pair (x, y) of tensors, got {type(data).__name__}")
+        raise TypeError(f"{fn}: {argument} must be a pair (x, y) of tensors, got {type(data).__name__}")
     x, y = data
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
-        raise TypeError(f"fit: {argument} must hold two tensors, got {type(x).__name__}, {type(y).__name__}")
+        raise TypeError(f"{fn}: {argument} must hold two tensors, got {type(x).__name__}, {type(y).__name__}")
+    if x.dim() == 0 or y.dim() == 0:
+        raise ValueError(f"{fn}: {argument} must hold one row per example; got shapes "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}")
     if len(x) != len(y):
-        raise ValueError(f"fit: {argument} has {len(x)} inputs but {len(y)} targets")
+        raise ValueError(f"{fn}: {argument} has {len(x)} inputs but {len(y)} targets")
     if len(x) == 0:
-        raise ValueError(f"fit: {argument} is empty")
+        raise ValueError(f"{fn}: {argument} is empty")
     return x, y
+
+
+def _check_dtypes(model: nn.Module, x: Tensor, y: Tensor, loss_fn: Callable, argument: str) -> None:
+    """The two commonest student mistakes, named before they become a torch stack trace."""
+    param = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if param is not None and x.is_floating_point() and x.dtype != param.dtype:
+        raise TypeError(f"fit: {argument} inputs are {x.dtype} but the model's parameters are "
+                        f"{param.dtype}; convert one of them (e.g. x.float() or model.double())")
+    if loss_fn is F.cross_entropy and y.is_floating_point() and y.dim() == 1:
+        raise TypeError(f"fit: {argument} targets are {y.dtype}; cross-entropy needs integer class "
+                        "labels (y.long())")
+
+
+def _check_labels(out: Tensor, y: Tensor, loss_fn: Callable, argument: str) -> None:
+    if loss_fn is not F.cross_entropy or y.is_floating_point() or out.dim() < 2:
+        return
+    n_classes = out.shape[1]
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= n_classes:
+        raise ValueError(f"fit: {argument} labels run from {low} to {high}, but the model has "
+                         f"{n_classes} outputs (labels must lie in 0..{n_classes - 1})")
+
+
+def _has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) or type(m).__name__ == "BatchNorm"
+               for m in model.modules())
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -88,6 +152,13 @@ def _model_device(model: nn.Module) -> torch.device:
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, batch_size: int = 1024) -> Tensor:
     """Model outputs for ``x`` in eval mode, in batches, returned on the CPU."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"predict: model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"predict: x must be a tensor, got {type(x).__name__}")
+    if len(x) == 0:
+        raise ValueError("predict: x is empty")
+    batch_size = _positive_int(batch_size, "predict", "batch_size")
     device = _model_device(model)
     was_training = model.training
     model.eval()
@@ -107,7 +178,10 @@ def evaluate(
     batch_size: int = 1024,
 ) -> tuple[float, float]:
     """Mean loss and mean metric over ``data`` (eval mode, no gradients)."""
-    x, y = _as_pair(data, "data")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"evaluate: model must be a torch.nn.Module, got {type(model).__name__}")
+    batch_size = _positive_int(batch_size, "evaluate", "batch_size")
+    x, y = _as_pair(data, "data", fn="evaluate")
     device = _model_device(model)
     was_training = model.training
     model.eval()
@@ -152,14 +226,27 @@ def fit(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"fit: model must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"fit: batch_size must be a positive int, got {batch_size!r}")
+    epochs = _positive_int(epochs, "fit", "epochs")
+    batch_size = _positive_int(batch_size, "fit", "batch_size")
+    if clip_grad_norm is not None:
+        if isinstance(clip_grad_norm, bool) or not isinstance(clip_grad_norm, (int, float)) \
+                or not clip_grad_norm > 0 or clip_grad_norm == float("inf"):
+            raise ValueError(f"fit: clip_grad_norm must be a positive finite number or None, "
+                             f"got {clip_grad_norm!r}")
     x, y = _as_pair(train, "train")
     test_pair = _as_pair(test, "test") if test is not None else None
+    _check_dtypes(model, x, y, loss_fn, "train")
+    if test_pair is not None:
+        _check_dtypes(model, *test_pair, loss_fn, "test")
 
-    device = get_device() if device is None else torch.device(device)
+    if device is None:
+        device = get_device()
+    elif isinstance(device, str):
+        device = get_device(device)  # a clear error for "cuda" without a GPU
+    elif isinstance(device, torch.device):
+        device = get_device(str(device)) if device.type != "cpu" else device
+    else:
+        raise TypeError(f"fit: device must be a string or torch.device, got {type(device).__name__}")
     model.to(device)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -168,18 +255,30 @@ def fit(
     history = History(metric_name=metric_name)
     bar = _Progress(epochs, metric_name) if progress else None
 
-    for _ in range(epochs):
+    bn = _has_batch_norm(model)
+    for epoch in range(epochs):
         start = time.perf_counter()
         model.train()
         order = torch.randperm(len(x), generator=gen).to(device)
         seen, loss_sum, metric_sum = 0, 0.0, 0.0
-        for i in range(0, len(x), batch_size):
-            idx = order[i: i + batch_size]
+        starts = list(range(0, len(x), batch_size))
+        if bn and len(starts) > 1 and len(x) - starts[-1] == 1:
+            starts.pop()  # batch norm cannot train on a batch of one: merge it into the last
+        for b, i in enumerate(starts):
+            end = starts[b + 1] if b + 1 < len(starts) else len(x)
+            idx = order[i: end]
             xb, yb = x[idx], y[idx]
             if augment is not None:
                 xb = augment(xb)
             out = model(xb)
+            if epoch == 0 and b == 0:
+                _check_labels(out, y, loss_fn, "train")
             loss = loss_fn(out, yb)
+            if not torch.isfinite(loss).all():
+                raise FloatingPointError(
+                    f"fit: the loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; "
+                    "training stopped. Usually the step size is too large (or the data holds "
+                    "NaN/inf): lower the learning rate, or clip gradients (clip_grad_norm=...).")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip_grad_norm is not None:

@@ -101,3 +101,86 @@ def test_fit_refuses_a_dataset_object_with_a_hint():
         dl.fit(nn.Linear(64, 10), dl.load("digits"), progress=False)
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
         dl.fit(lambda x: x, blobs(4))
+
+
+# ----------------------------------------------------------------------------- student mistakes
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(train=(torch.randn(4, 2, dtype=torch.float64), torch.zeros(4, dtype=torch.long))),
+     TypeError, "inputs are torch.float64 but the model's parameters are torch.float32"),
+    (dict(train=(torch.randn(4, 2), torch.zeros(4))), TypeError, "integer class labels"),
+    (dict(train=(torch.randn(4, 2), torch.tensor([0, 1, 2, 1]))), ValueError,
+     "labels run from 0 to 2, but the model has 2 outputs"),
+    (dict(train=(torch.randn(4, 2), torch.tensor([0, -1, 1, 1]))), ValueError, "labels run from -1"),
+    (dict(clip_grad_norm=-1.0), ValueError, "clip_grad_norm must be a positive finite"),
+    (dict(clip_grad_norm=float("nan")), ValueError, "clip_grad_norm"),
+    (dict(epochs=2.5), TypeError, "epochs must be a positive int"),
+    (dict(device="tpu"), ValueError, "unknown device"),
+    (dict(device=3), TypeError, "device must be a string"),
+])
+def test_fit_names_the_commonest_mistakes(kwargs, error, message):
+    args = dict(train=blobs(4), progress=False, device="cpu")
+    args.update(kwargs)
+    train = args.pop("train")
+    with pytest.raises(error, match=message):
+        dl.fit(nn.Linear(2, 2), train, **args)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_fit_on_cuda_without_a_gpu_says_so():
+    with pytest.raises(ValueError, match="'cuda' was requested but torch sees no CUDA GPU"):
+        dl.fit(nn.Linear(2, 2), blobs(4), device="cuda", progress=False)
+
+
+def test_fit_accepts_numpy_integers():
+    import numpy as np
+
+    h = dl.fit(nn.Linear(2, 2), blobs(8), epochs=np.int64(2), batch_size=np.int32(4),
+               progress=False, device="cpu")
+    assert h.epochs == 2
+
+
+def test_fit_stops_on_a_nan_loss_naming_epoch_and_batch():
+    model = nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=1e30)
+    x, y = blobs(64)
+    with pytest.raises(FloatingPointError, match=r"at epoch \d+, batch \d+"):
+        dl.fit(model, (x * 1e10, y), epochs=5, batch_size=8, optimizer=opt, progress=False,
+               device="cpu")
+
+
+def test_fit_trains_batch_norm_when_the_last_batch_holds_one_example():
+    model = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    h = dl.fit(model, blobs(9), epochs=1, batch_size=4, progress=False, device="cpu")
+    assert h.epochs == 1
+
+
+@pytest.mark.parametrize("outputs, targets, error, message", [
+    (torch.randn(6, 3), torch.zeros(6, 1, dtype=torch.long), ValueError, "do not match outputs"),
+    (torch.randn(6), torch.zeros(6, dtype=torch.long), ValueError, "class dimension"),
+    (torch.randn(6, 3), torch.eye(3)[[0, 1, 2, 0, 1, 2]], TypeError, "one-hot"),
+    (torch.randn(0, 3), torch.zeros(0, dtype=torch.long), ValueError, "empty"),
+    ([1, 2], torch.zeros(2, dtype=torch.long), TypeError, "must be tensors"),
+])
+def test_accuracy_refuses_shapes_that_would_broadcast(outputs, targets, error, message):
+    with pytest.raises(error, match=message):
+        dl.accuracy(outputs, targets)
+
+
+def test_accuracy_of_sequences():
+    out = torch.zeros(2, 3, 4)
+    out[..., 1] = 1.0
+    assert dl.accuracy(out, torch.ones(2, 3, dtype=torch.long)) == 1.0
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: dl.evaluate(m, blobs(4), batch_size=-1), "evaluate: batch_size must be a positive int"),
+    (lambda m: dl.evaluate(m, blobs(4), batch_size=0), "evaluate: batch_size"),
+    (lambda m: dl.predict(m, torch.randn(4, 2), batch_size=0), "predict: batch_size"),
+    (lambda m: dl.predict(m, torch.randn(0, 2)), "predict: x is empty"),
+    (lambda m: dl.evaluate(m, (torch.randn(3, 2), torch.zeros(2, dtype=torch.long))),
+     "evaluate: data has 3 inputs but 2 targets"),
+])
+def test_evaluate_and_predict_check_their_input(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call(nn.Linear(2, 2))
