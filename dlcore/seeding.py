@@ -6,6 +6,7 @@ can re-run a chapter with other seeds and check that its claims still hold.
 
 from __future__ import annotations
 
+import operator
 import os
 import random
 
@@ -15,10 +16,14 @@ import torch
 __all__ = ["seed_everything", "effective_seed", "make_generator"]
 
 
-def effective_seed(seed: int) -> int:
-    """``seed`` plus the offset in ``$DLCORE_SEED`` (0 when unset)."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed_everything: seed must be an int, got {type(seed).__name__}")
+def effective_seed(seed: int, _caller: str = "effective_seed") -> int:
+    """``seed`` plus the offset in ``$DLCORE_SEED`` (0 when unset). NumPy integers are accepted."""
+    if isinstance(seed, bool):
+        raise TypeError(f"{_caller}: seed must be an int, got {seed!r}")
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"{_caller}: seed must be an int, got {type(seed).__name__}") from None
     offset = os.environ.get("DLCORE_SEED", "").strip()
     if offset:
         try:
@@ -30,7 +35,7 @@ def effective_seed(seed: int) -> int:
 
 def seed_everything(seed: int = 0) -> int:
     """Seed ``random``, ``numpy`` and ``torch`` (all devices); return the seed actually used."""
-    used = effective_seed(seed)
+    used = effective_seed(seed, "seed_everything")
     random.seed(used)
     np.random.seed(used % 2**32)
     torch.manual_seed(used)
@@ -40,5 +45,5 @@ def seed_everything(seed: int = 0) -> int:
 def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
     """A ``torch.Generator`` seeded with ``effective_seed(seed)``, for explicit randomness."""
     gen = torch.Generator(device=device)
-    gen.manual_seed(effective_seed(seed))
+    gen.manual_seed(effective_seed(seed, "make_generator"))
     return gen

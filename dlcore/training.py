@@ -7,6 +7,7 @@ its final state, in the built HTML); outside Jupyter it prints one line per epoc
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,8 +50,6 @@ def accuracy(outputs: Tensor, targets: Tensor) -> float:
 
 def _positive_int(value: object, fn: str, name: str) -> int:
     """An int >= 1 (NumPy integers accepted), else a clear error naming ``fn`` and ``name``."""
-    import operator
-
     if isinstance(value, bool):
         raise TypeError(f"{fn}: {name} must be a positive int, got {value!r}")
     try:
@@ -251,6 +250,12 @@ def fit(
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = x.to(device), y.to(device)
+    if isinstance(seed, bool):
+        raise TypeError(f"fit: seed must be an int, got {seed!r}")
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"fit: seed must be an int, got {type(seed).__name__}") from None
     gen = make_generator(seed)
     history = History(metric_name=metric_name)
     bar = _Progress(epochs, metric_name) if progress else None

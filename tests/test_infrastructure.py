@@ -143,3 +143,19 @@ def test_check_fails_outside_its_range_naming_the_claim():
 def test_check_bad_input(args, error, match):
     with pytest.raises(error, match=match):
         dl.check(*args)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: dl.seed_everything("1"), "seed_everything"),
+    (lambda: dl.make_generator(1.5), "make_generator"),
+    (lambda: dl.effective_seed(None), "effective_seed"),
+    (lambda: dl.fit(nn.Linear(2, 2), (torch.randn(4, 2), torch.zeros(4, dtype=torch.long)),
+                    seed="0", progress=False, device="cpu"), "fit"),
+])
+def test_seed_errors_name_the_function_called(call, name):
+    with pytest.raises(TypeError, match=f"^{name}: seed must be an int"):
+        call()
+
+
+def test_numpy_seeds_are_accepted():
+    assert dl.seed_everything(np.int64(3)) == dl.effective_seed(3)
