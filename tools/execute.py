@@ -193,7 +193,8 @@ def sweep(argv: list[str]) -> int:
         cells = []
         for (s, t) in runs:
             r = results[(path.stem, s, t)]
-            cells.append(f"pass ({r['seconds']:.0f} s)" if not r["error"] else "**FAIL**")
+            cost = f"{r['seconds']:.0f} s, {r['peak_mb']:.0f} MB"
+            cells.append(f"pass ({cost})" if not r["error"] else f"**FAIL** ({cost})")
             if r["error"]:
                 failures.append(f"- {path.stem}, seed {s}, {t} thread(s): {r['error']}")
         lines.append(f"| {path.stem} | " + " | ".join(cells) + " |")
