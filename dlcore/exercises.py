@@ -12,13 +12,15 @@ can fail: each of them must be rejected, or the check itself raises.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["ExerciseCheckFailed", "ExerciseNotDone", "attempt", "check_close", "check_function"]
+__all__ = ["ExerciseCheckFailed", "ExerciseNotDone", "attempt", "check_close", "check_function",
+           "exercise", "require", "must_reject"]
 
 
 class ExerciseCheckFailed(AssertionError):
@@ -162,3 +164,37 @@ def check_function(fn: Callable, reference: Callable, cases: Sequence[Sequence[A
     _run_cases(fn, reference, cases, grad, rtol, atol)
     name = getattr(fn, "__name__", "your function")
     return f"{name}: all {len(cases)} checks passed" + (" (values and gradients)" if grad else "")
+
+
+@contextmanager
+def exercise(name: str) -> Iterator[None]:
+    """A block that checks the reader's ``name``: a stub still raising NotImplementedError
+    inside it becomes :class:`ExerciseNotDone` naming ``name``."""
+    if not isinstance(name, str) or not name:
+        raise TypeError("exercise: name must be a non-empty string")
+    try:
+        yield
+    except NotImplementedError:
+        raise ExerciseNotDone(
+            f"{name} is not implemented yet: replace the `raise NotImplementedError` in its "
+            "cell with your code, run that cell, then run this check again.") from None
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`ExerciseCheckFailed` with ``message`` unless ``condition`` holds."""
+    if not isinstance(message, str):
+        raise TypeError("require: message must be a string")
+    if not condition:
+        raise ExerciseCheckFailed(message)
+
+
+def must_reject(check: Callable[[Any], Any], wrong: Any) -> None:
+    """Show that ``check`` can fail: it must reject the ``wrong`` answer, else AssertionError."""
+    if not callable(check):
+        raise TypeError("must_reject: check must be a function that takes an answer")
+    try:
+        check(wrong)
+    except ExerciseCheckFailed:
+        return
+    raise AssertionError(f"must_reject: the wrong answer {getattr(wrong, '__name__', wrong)!r} "
+                         "passed the check, so the check cannot tell right from wrong")

@@ -90,3 +90,25 @@ def test_conv_example():
 def test_bad_input(call, error):
     with pytest.raises(error):
         call()
+
+
+def test_exercise_block_require_and_must_reject():
+    from dlcore.exercises import exercise, must_reject, require
+
+    def check(fn):
+        with exercise(getattr(fn, "__name__", "fn")):
+            require(fn(2.0) == 4.0, f"{fn.__name__}(2.0) should be 4.0")
+
+    def square(x):
+        return x * x
+
+    check(square)
+    with pytest.raises(ExerciseNotDone, match="stub is not implemented yet"):
+        check(stub)
+    with pytest.raises(ExerciseCheckFailed, match=r"should be 4.0"):
+        check(lambda x: x)
+    must_reject(check, lambda x: x + 1)
+    with pytest.raises(AssertionError, match="cannot tell right from wrong"):
+        must_reject(check, square)
+    with pytest.raises(TypeError):
+        require(True, 3)
