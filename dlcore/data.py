@@ -2,8 +2,8 @@
 
 Offline (default): ``digits`` (scikit-learn's 8x8 digits), ``mnist1d`` (generated
 locally by the ``mnist1d`` package), ``photo`` (a sample photograph shipped with
-scikit-learn), ``corpus`` (English text from the Python documentation that ships
-with every Python), and synthetic sequence tasks (``recall``, ``adding``,
+scikit-learn), ``corpus`` (the Python language reference, a frozen copy of
+``pydoc_data.topics``, split by document), and synthetic sequence tasks (``recall``, ``adding``,
 ``reverse``). ``fashion_mnist`` (the book's real images) comes from the per-user cache,
 a folder named by ``$DLCORE_FASHION_MNIST``, Debian's package ``dataset-fashion-mnist``,
 or one checksummed download. Online, opt-in: ``mnist``, downloaded once into the cache.
@@ -71,12 +71,16 @@ class Dataset:
 
 @dataclass
 class Corpus:
-    """A character-level text corpus: ``data`` holds the text as integer codes."""
+    """A character-level text corpus split by document: ``train`` and ``test`` hold the
+    concatenated training and test documents as integer codes (no test document, and no
+    paragraph of one, occurs in training)."""
 
-    text: str
+    text: str  # every document, training documents first
     chars: list[str]
     train: Tensor  # (n_train,) int64 codes
     test: Tensor  # (n_test,) int64 codes
+    train_documents: list[str] = field(default_factory=list)  # document names, in order
+    test_documents: list[str] = field(default_factory=list)
 
     @property
     def vocab_size(self) -> int:
@@ -95,7 +99,8 @@ class Corpus:
     def __repr__(self) -> str:
         return (
             f"Corpus({len(self.text):,} characters, vocabulary {self.vocab_size}, "
-            f"train {len(self.train):,}, test {len(self.test):,})"
+            f"train {len(self.train):,} ({len(self.train_documents)} documents), "
+            f"test {len(self.test):,} ({len(self.test_documents)} documents))"
         )
 
 
@@ -189,20 +194,73 @@ def _photo(which: str = "china.jpg", gray: bool = True) -> Tensor:
     return rgb @ weights  # (H, W)
 
 
-def _corpus(max_chars: int = 300_000, test_fraction: float = 0.1) -> Corpus:
-    """English prose: the Python language reference topics shipped as ``pydoc_data.topics``."""
-    from pydoc_data.topics import topics
+def corpus_documents() -> dict[str, str]:
+    """The documents of ``load("corpus")``: topic name -> text, in sorted name order.
 
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"load('corpus'): test_fraction must be in (0, 1), got {test_fraction}")
-    text = "\n".join(topics[key] for key in sorted(topics))
-    text = "".join(c for c in text if c == "\n" or 32 <= ord(c) < 127)  # printable ASCII
-    text = text[:max_chars]
+    The source is a frozen copy of ``pydoc_data.topics`` (the Python language reference:
+    prose, grammar rules and code examples), so the corpus does not change with the Python
+    version. Cleaning: printable ASCII and newlines only; every paragraph (text between blank
+    lines, compared with whitespace collapsed) is kept only at its first occurrence, because
+    the topics repeat whole sections of each other.
+    """
+    import base64
+    import json
+    import lzma
+    import re
+
+    from ._corpus_text import SHA256, TOPICS_LZMA_B85
+
+    payload = lzma.decompress(base64.b85decode("".join(TOPICS_LZMA_B85)))
+    if hashlib.sha256(payload).hexdigest() != SHA256:
+        raise RuntimeError("load('corpus'): the frozen topics in dlcore/_corpus_text.py are damaged")
+    topics = json.loads(payload)
+    seen: set[str] = set()
+    documents = {}
+    for name in sorted(topics):
+        text = "".join(c for c in topics[name] if c == "\n" or 32 <= ord(c) < 127)
+        paragraphs = []
+        for paragraph in re.split(r"\n[ \t]*\n", text):
+            key = " ".join(paragraph.split())
+            if key and key not in seen:
+                seen.add(key)
+                paragraphs.append(paragraph.strip("\n"))
+        if paragraphs:
+            documents[name] = "\n\n".join(paragraphs) + "\n\n"
+    return documents
+
+
+def _corpus(max_chars: int | None = None, test_every: int = 10) -> Corpus:
+    """The Python language reference as a character corpus, split by document.
+
+    Every ``test_every``-th document (the 6th, 16th, ... in name order) goes to the test
+    set, the rest to training. ``max_chars`` keeps only the first characters of the
+    documents in name order (for quick experiments).
+    """
+    from ._checks import check_positive_int
+
+    if max_chars is not None:
+        check_positive_int(max_chars, "load('corpus')", "max_chars")
+    check_positive_int(test_every, "load('corpus')", "test_every", minimum=2)
+    documents = corpus_documents()
+    names, pieces, budget = [], [], max_chars
+    for name, text in documents.items():
+        if budget is not None:
+            if budget <= 0:
+                break
+            text = text[:budget]
+            budget -= len(text)
+        names.append(name)
+        pieces.append(text)
+    is_test = [i % test_every == test_every // 2 for i in range(len(names))]
+    train_text = "".join(t for t, flag in zip(pieces, is_test) if not flag)
+    test_text = "".join(t for t, flag in zip(pieces, is_test) if flag)
+    text = train_text + test_text
     chars = sorted(set(text))
     lookup = {c: i for i, c in enumerate(chars)}
     codes = torch.tensor([lookup[c] for c in text], dtype=torch.long)
-    split = int(len(codes) * (1 - test_fraction))
-    return Corpus(text, chars, codes[:split], codes[split:])
+    return Corpus(text, chars, codes[:len(train_text)], codes[len(train_text):],
+                  [n for n, flag in zip(names, is_test) if not flag],
+                  [n for n, flag in zip(names, is_test) if flag])
 
 
 # ----------------------------------------------------------------------------- synthetic tasks

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -23,6 +24,7 @@ from ._checks import check_positive_int, check_tensor
 __all__ = [
     "rnn_cell", "lstm_cell", "lstm_gates", "LSTMGates", "rnn_layer", "lstm_layer",
     "RNN", "LSTM", "set_forget_bias", "SequenceClassifier", "CharLM", "sample", "sample_text",
+    "batchify", "stream_bits", "ngram_log2_probs",
 ]
 
 
@@ -399,3 +401,131 @@ def sample_text(model: nn.Module, corpus, prompt: str, length: int, temperature:
     """:func:`sample` with strings: ``prompt`` plus ``length`` sampled characters."""
     codes = sample(model, corpus.encode(prompt), length, temperature, generator)
     return prompt + corpus.decode(codes)
+
+
+# ----------------------------------------------------------------------------- streams
+
+
+def batchify(codes: Tensor, n_streams: int) -> Tensor:
+    """Cut a 1-D stream of codes into ``n_streams`` equal consecutive pieces, one per row:
+    (L,) -> (n_streams, L // n_streams); the last ``L % n_streams`` codes are dropped."""
+    fn = "batchify"
+    check_tensor(codes, fn, "codes")
+    if codes.dim() != 1:
+        raise ValueError(f"{fn}: codes must be a 1-D stream, got shape {tuple(codes.shape)}")
+    check_positive_int(n_streams, fn, "n_streams")
+    length = len(codes) // n_streams
+    if length < 2:
+        raise ValueError(f"{fn}: {len(codes)} codes are too few for {n_streams} streams of 2 or more")
+    return codes[: n_streams * length].view(n_streams, length)
+
+
+def stream_bits(model: nn.Module, streams: Tensor, chunk: int,
+                optimizer: torch.optim.Optimizer | None = None, clip_grad_norm: float | None = None,
+                scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> float:
+    """One pass over ``streams`` (N, L) in chunks of ``chunk`` steps, predicting each next code.
+
+    The recurrent state is carried from one chunk to the next and detached (truncated BPTT).
+    With an ``optimizer`` every chunk is a training step; without one the pass evaluates.
+    Returns the mean cross-entropy in bits per character.
+    """
+    fn = "stream_bits"
+    if not hasattr(model, "forward_with_state"):
+        raise TypeError(f"{fn}: model must have forward_with_state(x, state), like CharLM; "
+                        f"got {type(model).__name__}")
+    check_tensor(streams, fn, "streams")
+    if streams.dim() != 2 or streams.dtype != torch.long:
+        raise ValueError(f"{fn}: streams must be (n_streams, length) int64 codes, "
+                         f"got shape {tuple(streams.shape)} and {streams.dtype}")
+    check_positive_int(chunk, fn, "chunk")
+    device = next(model.parameters()).device
+    model.train(optimizer is not None)
+    state, total, count = None, 0.0, 0
+    with torch.set_grad_enabled(optimizer is not None):
+        for start in range(0, streams.shape[1] - 1, chunk):
+            x = streams[:, start:start + chunk + 1].to(device)  # one extra step for the targets
+            x, y = x[:, :-1], x[:, 1:]                          # (N, k) inputs and next codes
+            logits, state = model.forward_with_state(x, state)  # (N, k, V)
+            state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            if optimizer is not None:
+                optimizer.zero_grad()
+                loss.backward()
+                if clip_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+            total += loss.item() * y.numel()
+            count += y.numel()
+    model.eval()
+    return total / count / math.log(2)
+
+
+# ----------------------------------------------------------------------------- n-grams
+
+
+def _ngram_keys(codes: np.ndarray, k: int, base: int) -> np.ndarray:
+    """Integer key of the k-gram ending at each position i >= k - 1 (base-``base`` digits)."""
+    n = len(codes) - k + 1
+    key = np.zeros(max(n, 0), dtype=np.int64)
+    for j in range(k):
+        key = key * base + codes[j:j + n]
+    return key
+
+
+def _ngram_counts(train_keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """How often each query key occurs among ``train_keys``."""
+    keys, counts = np.unique(train_keys, return_counts=True)
+    if len(keys) == 0:
+        return np.zeros(len(query))
+    idx = np.clip(np.searchsorted(keys, query), 0, len(keys) - 1)
+    return np.where(keys[idx] == query, counts[idx], 0).astype(np.float64)
+
+
+def ngram_log2_probs(train: Tensor, test: Tensor, order: int, vocab_size: int,
+                     alpha: float | None = None) -> Tensor:
+    """log2 P(test[i] | the ``order - 1`` codes before it) under a count-based n-gram model.
+
+    ``alpha`` given: add-alpha smoothing of the order-n counts,
+    ``P(c | h) = (C(h c) + alpha) / (C(h) + alpha V)``. ``alpha=None``: Witten-Bell
+    interpolation of all orders 1..n, ``P(c | h) = (C(h c) + T(h) P(c | h')) / (C(h) + T(h))``
+    with ``T(h)`` the number of distinct codes seen after ``h`` and ``h'`` the context one code
+    shorter (uniform below order 1). The first positions use the context they have.
+    Returns a (len(test),) float64 tensor.
+    """
+    fn = "ngram_log2_probs"
+    for name, t in (("train", train), ("test", test)):
+        check_tensor(t, fn, name)
+        if t.dim() != 1 or t.dtype != torch.long:
+            raise ValueError(f"{fn}: {name} must be a 1-D int64 tensor of codes, "
+                             f"got shape {tuple(t.shape)} and {t.dtype}")
+    check_positive_int(order, fn, "order")
+    check_positive_int(vocab_size, fn, "vocab_size")
+    if vocab_size ** order >= 2 ** 62:
+        raise ValueError(f"{fn}: order {order} is too large for vocab_size {vocab_size}")
+    for name, t in (("train", train), ("test", test)):
+        if len(t) and (int(t.min()) < 0 or int(t.max()) >= vocab_size):
+            raise ValueError(f"{fn}: {name} has codes outside [0, vocab_size={vocab_size})")
+    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))
+                              or alpha <= 0):
+        raise ValueError(f"{fn}: alpha must be a number > 0 (or None for Witten-Bell), got {alpha!r}")
+    tr, te = train.numpy().astype(np.int64), test.numpy().astype(np.int64)
+    n, V = len(te), vocab_size
+    p = np.full(n, 1.0 / V)                                  # order 0: uniform
+    for k in ([order] if alpha is not None else range(1, order + 1)):
+        full = _ngram_keys(tr, k, V)                         # every k-gram of the training text
+        query = _ngram_keys(te, k, V)                        # the k-gram ending at each test position
+        c_hc = np.zeros(n)
+        c_hc[k - 1:] = _ngram_counts(full, query)            # C(h c)
+        if k == 1:
+            c_h, types = np.full(n, float(len(tr))), np.full(n, float(len(np.unique(tr))))
+        else:
+            c_h, types = np.zeros(n), np.zeros(n)
+            c_h[k - 1:] = _ngram_counts(_ngram_keys(tr[:-1], k - 1, V), query // V)  # C(h)
+            types[k - 1:] = _ngram_counts(np.unique(full) // V, query // V)          # T(h)
+        if alpha is not None:
+            p = (c_hc + alpha) / (c_h + alpha * V)
+        else:
+            p = np.where(c_h > 0, (c_hc + types * p) / np.maximum(c_h + types, 1.0), p)
+    return torch.from_numpy(np.log2(p))

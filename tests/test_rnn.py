@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dlcore.rnn import (
@@ -11,14 +14,17 @@ from dlcore.rnn import (
     RNN,
     CharLM,
     SequenceClassifier,
+    batchify,
     lstm_cell,
     lstm_gates,
     lstm_layer,
+    ngram_log2_probs,
     rnn_cell,
     rnn_layer,
     sample,
     sample_text,
     set_forget_bias,
+    stream_bits,
 )
 
 DT = torch.float64
@@ -360,3 +366,122 @@ def test_bad_module_and_sampler_arguments_raise() -> None:
         sample(lm, prompt, 3, generator=0)
     with pytest.raises(ValueError, match="length must be >= 0"):
         sample(lm, prompt, -1)
+
+
+# ----------------------------------------------------------------------------- language models
+
+
+
+def naive_ngram_prob(train: list[int], context: list[int], c: int, order: int, V: int,
+                     alpha: float | None) -> float:
+    """The same n-gram probabilities from Python dictionaries, one query at a time."""
+    def counts(k):  # C(k-gram), C(context of k-1 followed by something), followers
+        grams, ctx, follow = {}, {}, {}
+        for i in range(k - 1, len(train)):
+            g = tuple(train[i - k + 1:i + 1])
+            grams[g] = grams.get(g, 0) + 1
+            ctx[g[:-1]] = ctx.get(g[:-1], 0) + 1
+            follow.setdefault(g[:-1], set()).add(g[-1])
+        return grams, ctx, follow
+
+    if alpha is not None:
+        grams, ctx, _ = counts(order)
+        h = tuple(context[-(order - 1):]) if order > 1 else ()
+        return (grams.get(h + (c,), 0) + alpha) / (ctx.get(h, 0) + alpha * V)
+    p = 1.0 / V
+    for k in range(1, order + 1):
+        if k - 1 > len(context):
+            break
+        grams, ctx, follow = counts(k)
+        h = tuple(context[len(context) - (k - 1):]) if k > 1 else ()
+        if ctx.get(h, 0) > 0:
+            t = len(follow[h])
+            p = (grams.get(h + (c,), 0) + t * p) / (ctx[h] + t)
+    return p
+
+
+@pytest.mark.parametrize("alpha", [None, 0.5])
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_ngram_equals_dictionary_counts_and_normalises(order: int, alpha: float | None) -> None:
+    gen = torch.Generator().manual_seed(order)
+    V = 4
+    train = torch.randint(0, V, (60,), generator=gen)
+    test = torch.randint(0, V, (12,), generator=gen)
+    ours = ngram_log2_probs(train, test, order, V, alpha=alpha)
+    for i in range(len(test)):
+        context = test[max(0, i - order + 1):i].tolist()
+        if alpha is not None and len(context) < order - 1:
+            continue  # add-alpha scores the first positions with an all-zero count
+        expected = naive_ngram_prob(train.tolist(), context, int(test[i]), order, V, alpha)
+        assert ours[i].item() == pytest.approx(math.log2(expected), rel=1e-12)
+    # for a fixed context, the probabilities of all V next codes sum to one
+    context = test[:order - 1]
+    probs = [2 ** ngram_log2_probs(train, torch.cat([context, torch.tensor([c])]), order, V,
+                                  alpha=alpha)[-1].item() for c in range(V)]
+    assert sum(probs) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ngram_handles_unseen_codes_and_checks_arguments() -> None:
+    train, test = torch.tensor([0, 1, 0, 1, 0, 1]), torch.tensor([2, 2, 0])
+    assert torch.isfinite(ngram_log2_probs(train, test, 3, 3)).all()
+    with pytest.raises(ValueError, match="codes outside"):
+        ngram_log2_probs(train, test, 2, 2)
+    with pytest.raises(ValueError, match="alpha"):
+        ngram_log2_probs(train, test, 2, 3, alpha=0.0)
+    with pytest.raises(ValueError, match="1-D int64"):
+        ngram_log2_probs(train.float(), test, 2, 3)
+    with pytest.raises(ValueError, match="too large"):
+        ngram_log2_probs(train, test, 40, 300)
+    with pytest.raises(TypeError, match="order must be an int"):
+        ngram_log2_probs(train, test, 2.0, 3)
+
+
+def test_batchify_and_stream_bits_equal_one_unrolled_pass() -> None:
+    torch.manual_seed(0)
+    codes = torch.randint(0, 7, (103,))
+    streams = batchify(codes, 4)                                  # (4, 25)
+    assert streams.shape == (4, 25) and torch.equal(streams[1], codes[25:50])
+    lm = CharLM(7, embed_size=5, hidden_size=6)
+    with torch.no_grad():
+        logits = lm(streams[:, :-1])
+        whole = F.cross_entropy(logits.reshape(-1, 7), streams[:, 1:].reshape(-1)).item() / math.log(2)
+    for chunk in (1, 5, 24, 100):  # carried state: the same predictions, whatever the chunk
+        assert stream_bits(lm, streams, chunk) == pytest.approx(whole, rel=1e-5)
+    opt = torch.optim.SGD(lm.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in lm.parameters()]
+    stream_bits(lm, streams, 8, optimizer=opt, clip_grad_norm=1.0)
+    assert any(not torch.equal(a, b) for a, b in zip(before, lm.parameters()))
+    with pytest.raises(ValueError, match="too few"):
+        batchify(codes[:5], 4)
+    with pytest.raises(ValueError, match="1-D"):
+        batchify(streams, 2)
+    with pytest.raises(ValueError, match="int64"):
+        stream_bits(lm, streams.float(), 8)
+    with pytest.raises(TypeError, match="forward_with_state"):
+        stream_bits(nn.Linear(2, 2), streams, 8)
+
+
+def test_corpus_is_split_by_document_without_shared_paragraphs() -> None:
+    import sys
+
+    import dlcore as dl
+    from dlcore.data import corpus_documents
+
+    corpus = dl.load("corpus")
+    docs = corpus_documents()
+    assert set(corpus.train_documents).isdisjoint(corpus.test_documents)
+    assert corpus.test_documents == [n for i, n in enumerate(docs) if i % 10 == 5]
+    train_text = corpus.decode(corpus.train)
+    assert train_text == "".join(docs[n] for n in corpus.train_documents)
+    paragraphs = lambda text: {" ".join(p.split()) for p in text.split("\n\n")} - {""}
+    assert paragraphs(train_text).isdisjoint(paragraphs(corpus.decode(corpus.test)))
+    assert corpus.text == train_text + corpus.decode(corpus.test)
+    if sys.version.split()[0] == "3.11.7":  # the frozen copy is this Python's own topics
+        import json
+
+        from pydoc_data.topics import topics
+
+        from dlcore._corpus_text import SHA256
+        payload = json.dumps(dict(sorted(topics.items())), ensure_ascii=True, sort_keys=True)
+        import hashlib
+        assert hashlib.sha256(payload.encode("ascii")).hexdigest() == SHA256
