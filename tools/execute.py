@@ -113,33 +113,43 @@ def parse_seeds(spec: str) -> list[int]:
 
 
 class CoreTokens:
-    """One lock file per CPU core, shared by every sweep on the machine (flock)."""
+    """One lock file per CPU core, shared by every sweep on the machine (flock).
+
+    Fair: a request first takes the queue lock and keeps it until it holds all the cores it
+    asked for, so a two-thread run is not starved by a stream of one-thread runs.
+    """
 
     def __init__(self, n: int):
         folder = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"dlcore-cores-{os.getuid()}"
         folder.mkdir(parents=True, exist_ok=True)
         self.paths = [folder / f"core{i}" for i in range(n)]
+        self.queue = folder / "queue"
         self.guard = threading.Lock()
 
     def acquire(self, k: int) -> list:
         k = min(k, len(self.paths))
-        while True:
-            with self.guard:
-                held = []
-                for path in self.paths:
-                    f = open(path, "a")
-                    try:
-                        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        f.close()
-                        continue
-                    held.append(f)
-                    if len(held) == k:
-                        return held
-                for f in held:
-                    fcntl.flock(f, fcntl.LOCK_UN)
-                    f.close()
-            time.sleep(1.0)
+        with self.guard, open(self.queue, "a") as queue:
+            fcntl.flock(queue, fcntl.LOCK_EX)  # wait for our turn (blocking)
+            try:
+                held: list = []
+                while len(held) < k:
+                    for path in self.paths:
+                        if len(held) == k:
+                            break
+                        if any(f.name == str(path) for f in held):
+                            continue
+                        f = open(path, "a")
+                        try:
+                            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        except BlockingIOError:
+                            f.close()
+                            continue
+                        held.append(f)
+                    if len(held) < k:
+                        time.sleep(0.3)
+                return held
+            finally:
+                fcntl.flock(queue, fcntl.LOCK_UN)
 
     @staticmethod
     def release(held: list) -> None:
