@@ -109,13 +109,16 @@ class Corpus:
 
 def cache_dir() -> Path:
     """Per-user cache folder: ``$DLCORE_CACHE``, else ``$XDG_CACHE_HOME/dlcore``, else ``~/.cache/dlcore``."""
-    env = os.environ.get("DLCORE_CACHE")
+    env = os.environ.get("DLCORE_CACHE", "").strip()
     if env:
-        path = Path(env)
+        path = Path(env).expanduser()
     else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        path = Path(base) / "dlcore"
-    path.mkdir(parents=True, exist_ok=True)
+        base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join(os.path.expanduser("~"), ".cache")
+        path = Path(base).expanduser() / "dlcore"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only location: loaders then work without caching
+        pass
     return path
 
 
@@ -123,6 +126,9 @@ def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
     """Write via a temporary file and rename, so parallel readers never see half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600: a class's shared cache must be readable
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -154,9 +160,27 @@ def _digits() -> Dataset:
     )
 
 
+MNIST1D_SHAPES = {"x": (4000, 40), "y": (4000,), "x_test": (1000, 40), "y_test": (1000,)}
+
+
+def _read_mnist1d_cache(path: Path) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when the file is missing, corrupt or not ours."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in MNIST1D_SHAPES if k in z.files}
+    except Exception:  # truncated or foreign files raise zip, pickle or OS errors
+        return None
+    if set(arrays) != set(MNIST1D_SHAPES):
+        return None
+    if any(arrays[k].shape != shape for k, shape in MNIST1D_SHAPES.items()):
+        return None
+    return arrays
+
+
 def _mnist1d() -> Dataset:
     path = cache_dir() / "mnist1d_v1.npz"
-    if not path.exists():
+    arrays = _read_mnist1d_cache(path) if path.exists() else None
+    if arrays is None:  # missing, or a corrupt/foreign file: generate (deterministic) again
         from mnist1d.data import get_dataset_args, make_dataset
 
         state = np.random.get_state()  # mnist1d reseeds NumPy's global generator
@@ -164,14 +188,16 @@ def _mnist1d() -> Dataset:
             raw = make_dataset(get_dataset_args())  # default: 4,000 train / 1,000 test, seed 42
         finally:
             np.random.set_state(state)
+        arrays = {k: np.asarray(raw[k]) for k in MNIST1D_SHAPES}
 
         def write(tmp: str) -> None:
             with open(tmp, "wb") as fh:
-                np.savez(fh, x=raw["x"], y=raw["y"], x_test=raw["x_test"], y_test=raw["y_test"])
+                np.savez(fh, **arrays)
 
-        _atomic_write(path, write)
-    with np.load(path) as z:
-        arrays = {k: z[k] for k in z.files}
+        try:
+            _atomic_write(path, write)
+        except OSError:  # a read-only cache: use the data without caching it
+            pass
     return Dataset(
         "mnist1d",
         torch.from_numpy(arrays["x"].astype(np.float32)),  # (4000, 40)
@@ -563,10 +589,19 @@ def load(name: str, **options) -> Dataset | Corpus | Tensor:
 
 def take_per_class(x: Tensor, y: Tensor, n_per_class: int, seed: int = 0) -> tuple[Tensor, Tensor]:
     """A class-balanced random subset: ``n_per_class`` examples of every label in ``y``."""
+    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        raise TypeError("take_per_class: x and y must be tensors")
+    if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)):
+        raise TypeError(f"take_per_class: n_per_class must be an int, got {type(n_per_class).__name__}")
     if n_per_class < 1:
         raise ValueError(f"take_per_class: n_per_class must be >= 1, got {n_per_class}")
+    if y.dim() != 1 or y.is_floating_point() or y.dtype == torch.bool:
+        raise ValueError(f"take_per_class: y must be a 1-D tensor of integer labels, got shape "
+                         f"{tuple(y.shape)} and dtype {y.dtype} (one-hot rows: y.argmax(dim=1))")
     if len(x) != len(y):
         raise ValueError(f"take_per_class: x has {len(x)} rows but y has {len(y)}")
+    if len(y) and int(y.min()) < 0:
+        raise ValueError("take_per_class: y holds negative labels (unlabelled rows?); drop them first")
     gen = make_generator(seed)
     chosen = []
     for label in torch.unique(y):
