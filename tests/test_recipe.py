@@ -34,7 +34,7 @@ def test_defaults_are_the_full_recipe_and_changes_names_the_differences():
     assert full.changes() == "(none)"
     ablated = dataclasses.replace(full, dropout=0.0, model="mlp")
     assert ablated.changes() == "model='mlp', dropout=0.0"
-    assert full.learning_rate == 0.05 and Recipe(optimizer="adam").learning_rate == pytest.approx(3e-3)
+    assert full.learning_rate == 0.1 and Recipe(optimizer="adam").learning_rate == pytest.approx(3e-3)
     assert Recipe(lr=0.2).learning_rate == 0.2
     with pytest.raises(dataclasses.FrozenInstanceError):
         full.dropout = 0.5
@@ -319,8 +319,54 @@ def test_the_chapters_mnist_sized_ablation_runs_one_epoch_on_random_images():
     cnn = ab.runs["full recipe"][0].model.eval()
     flatten = [type(m) for m in cnn].index(nn.Flatten)
     features = cnn[:flatten](x[:2])  # the convolutional part, before the classifier
-    assert features.shape == (2, 32, 7, 7)  # 28 -> 14 -> 7: the classifier sees a 7x7 map
+    assert features.shape == (2, 16, 7, 7)  # 28 -> 14 -> 7: the classifier sees a 7x7 map
     table = markdown_table(ab.rows(), Ablation.HEADERS)
     lines = table.splitlines()
     assert len(lines) == 2 + len(recipes) and "stride-2 convs, no pooling" in table
     assert "shift=2.0" not in table  # the changed column compares with the 28x28 full recipe
+
+
+def test_plain_sgd_defaults_to_the_effective_step_of_momentum():
+    assert Recipe(optimizer="sgd").learning_rate == pytest.approx(Recipe().learning_rate / (1 - 0.9))
+
+
+def test_run_ablation_tunes_the_step_size_on_validation_and_tests_the_chosen_run_once():
+    x, y = tiny_data()
+    xv, yv = tiny_data(30, seed=1)
+    xt, yt = tiny_data(30, seed=2)
+    base = Recipe(epochs=2, batch_size=10, channels=(4, 4), hidden=8)
+    factors = (0.1, 1.0, 10.0)
+    ab = run_ablation({"full": base}, (x, y), (xt, yt), seeds=[0, 1], n_per_class=4, device="cpu",
+                      val=(xv, yv), lr_factors=factors)
+    for seed, run in zip([0, 1], ab.runs["full"]):
+        tried = {base.learning_rate * f: train_recipe(
+            dataclasses.replace(base, lr=base.learning_rate * f), (x, y), (xv, yv), seed, 4, "cpu")
+            for f in factors}
+        assert set(run.val_by_lr) == set(tried)
+        assert run.val_by_lr == pytest.approx({lr: r.accuracy for lr, r in tried.items()})
+        best_lr = max(tried, key=lambda lr: tried[lr].accuracy)  # the first of equals
+        assert run.lr == best_lr and run.val_accuracy == tried[best_lr].accuracy
+        from dlcore.training import evaluate
+        assert run.accuracy == evaluate(tried[best_lr].model, (xt, yt))[1]  # test: the chosen run
+        assert run.seconds >= max(r.seconds for r in tried.values())
+    assert ab.step_sizes("full").tolist() == [r.lr for r in ab.runs["full"]]
+    row = ab.rows()[0]
+    assert len(row) == len(Ablation.HEADERS) and row[-1].count("/") == 1
+    with pytest.raises(KeyError, match="no recipe named"):
+        ab.step_sizes("nope")
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"lr_factors": (1.0,)}, "give val and lr_factors together"),
+    ({"val": "tiny"}, "give val and lr_factors together"),
+    ({"lr_factors": (), "val": None}, "give val and lr_factors together"),
+    ({"lr_factors": (), "val": "data"}, "lr_factors must be a non-empty sequence of positive numbers"),
+    ({"lr_factors": (1.0, -2.0), "val": "data"}, "lr_factors must be a non-empty sequence"),
+])
+def test_run_ablation_rejects_half_a_tuning_request(kwargs, words):
+    x, y = tiny_data()
+    if kwargs.get("val") in ("data", "tiny"):
+        kwargs = {**kwargs, "val": (x, y)}
+    with pytest.raises(ValueError) as info:
+        run_ablation({"a": Recipe(epochs=1)}, (x, y), (x, y), seeds=[0], **kwargs)
+    assert words in str(info.value)
