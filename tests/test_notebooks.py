@@ -246,7 +246,8 @@ def test_later_cells_do_not_use_names_defined_only_in_solutions(path):
             defined_in_solutions |= _names(cell.source, ast.Store) - defined_outside
         else:
             used = _names(cell.source, ast.Load)
-            leaked = (used & defined_in_solutions) - defined_outside
+            own = _names(cell.source, ast.Store)  # names the cell defines itself
+            leaked = (used & defined_in_solutions) - defined_outside - own
             assert not leaked, f"{path.name}: a non-solution cell uses {sorted(leaked)}, defined in a solution"
             defined_outside |= _names(cell.source, ast.Store)
 
