@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .device import get_device
-from .seeding import make_generator
+from .seeding import effective_seed, make_generator
 
 __all__ = ["History", "fit", "evaluate", "predict", "accuracy", "count_parameters"]
 
@@ -250,13 +250,8 @@ def fit(
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = x.to(device), y.to(device)
-    if isinstance(seed, bool):
-        raise TypeError(f"fit: seed must be an int, got {seed!r}")
-    try:
-        seed = operator.index(seed)
-    except TypeError:
-        raise TypeError(f"fit: seed must be an int, got {type(seed).__name__}") from None
-    gen = make_generator(seed)
+    effective_seed(seed, "fit")  # a bad seed is reported as fit's argument
+    gen = make_generator(operator.index(seed))
     history = History(metric_name=metric_name)
     bar = _Progress(epochs, metric_name) if progress else None
 
