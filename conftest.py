@@ -60,6 +60,14 @@ def missing_glue_keys(nb) -> list[str]:
     return sorted(used - glued)
 
 
+def duplicate_glue_keys(nb) -> list[str]:
+    """Keys glued more than once (the book build warns, and -W makes that an error)."""
+    names = [out.get("metadata", {}).get("scrapbook", {}).get("name")
+             for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
+    names = [n for n in names if n]
+    return sorted({n for n in names if names.count(n) > 1})
+
+
 class ChapterItem(NotebookItem):
     def runtest(self):
         option = self.config.option
@@ -77,6 +85,9 @@ class ChapterItem(NotebookItem):
         if missing:
             raise MissingGlueError(
                 f"{self.filename}: the prose uses glue keys that no cell glued: {missing}")
+        twice = duplicate_glue_keys(result.nb)
+        if twice:
+            raise MissingGlueError(f"{self.filename}: glue keys glued more than once: {twice}")
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, MissingGlueError):
