@@ -3,6 +3,7 @@
 import ast
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -340,3 +341,42 @@ def test_student_edition_fails_only_at_its_check_cells(path):
     if n_stubbed:
         assert at_checks, f"{path.name}: stubs left unfilled, yet no check cell failed"
     assert len(at_checks) <= n_checks
+
+
+BUILT = ROOT / "_build" / "html" / "notebooks"
+BROKEN_TEXT = [
+    (re.compile(r"<IPython\.core\.[\w.]+ object"), "an object repr instead of a glued value"),
+    (re.compile(r"object at 0x[0-9a-f]+"), "an object repr"),
+    (re.compile(r"\\R(?![A-Za-z])"), "the book-only macro \\R"),
+    (re.compile(r"\[Exercise\]\("), "a bare exercise link without its number"),
+    (re.compile(r"\{(glue|cite|ref|doc|numref|eq)(:[a-z]+)?\}`"), "a MyST role left over"),
+    (re.compile(r"^(`{3,}|:{3,})\{", re.M), "a MyST directive left over"),
+    (re.compile(r"\(computed in the book\)"), "a glued value missing from the build"),
+]
+
+
+def built_notebooks() -> list[Path]:
+    found = sorted(BUILT.glob("*/*.ipynb"))
+    if not found and os.environ.get("CI"):
+        pytest.fail("CI: the book must be built (run.py book) before the tests")
+    return found
+
+
+@pytest.mark.parametrize("edition", ["full", "student"])
+def test_built_notebooks_have_no_broken_text(edition):
+    """The notebooks the build wrote (glue values of the book's run) read cleanly in
+    Jupyter and Colab: no object reprs, undefined macros, bare links or MyST syntax."""
+    paths = [p for p in built_notebooks() if p.parent.name == edition]
+    if not paths:
+        pytest.skip("the book has not been built here (python3 run.py book)")
+    problems = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "markdown":
+                continue
+            for pattern, what in BROKEN_TEXT:
+                m = pattern.search(cell.source)
+                if m:
+                    problems.append(f"{path.name} cell {i}: {what}: ...{cell.source[max(0, m.start() - 60): m.end() + 40]!r}")
+    assert not problems, "\n".join(problems[:20])
