@@ -7,6 +7,7 @@ import urllib.error
 import numpy as np
 import pytest
 import torch
+from fake_http import FakeResponse
 
 import dlcore as dl
 from dlcore import data
@@ -117,22 +118,9 @@ def test_online_set_downloads_checks_and_caches(monkeypatch):
     monkeypatch.setitem(data.ONLINE_SOURCES, "mnist", {**data.ONLINE_SOURCES["mnist"], "md5": md5s})
     calls = []
 
-    class Response:
-        def __init__(self, payload):
-            self.payload = payload
-
-        def read(self):
-            return self.payload
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
     def fake(url, timeout=30.0):
         calls.append(url)
-        return Response(files[url.rsplit("/", 1)[1]])
+        return FakeResponse(files[url.rsplit("/", 1)[1]])
 
     monkeypatch.setattr(data, "_urlopen", fake)
     d = dl.load("mnist")

@@ -10,6 +10,7 @@ import urllib.error
 
 import numpy as np
 import pytest
+from fake_http import FakeResponse
 
 import dlcore as dl
 from dlcore import data
@@ -98,22 +99,9 @@ def test_download_is_checked_and_cached_once(fake, monkeypatch):
     raw, tmp, _ = fake
     calls = []
 
-    class Response:
-        def __init__(self, payload):
-            self.payload = payload
-
-        def read(self):
-            return self.payload
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
     def online(url, timeout=30.0):
         calls.append(url)
-        return Response(gzip.compress(raw[url.rsplit("/", 1)[1]]))
+        return FakeResponse(gzip.compress(raw[url.rsplit("/", 1)[1]]))
 
     monkeypatch.setattr(data, "_urlopen", online)
     d = dl.load("fashion_mnist")
@@ -124,16 +112,7 @@ def test_download_is_checked_and_cached_once(fake, monkeypatch):
 
 
 def test_a_corrupt_download_fails_its_checksum(fake, monkeypatch):
-    class Response:
-        def read(self):
-            return gzip.compress(b"not fashion")
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-    monkeypatch.setattr(data, "_urlopen", lambda url, timeout=30.0: Response())
+    monkeypatch.setattr(data, "_urlopen",
+                        lambda url, timeout=30.0: FakeResponse(gzip.compress(b"not fashion")))
     with pytest.raises(ValueError, match="failed its checksum"):
         dl.load("fashion_mnist")

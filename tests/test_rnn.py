@@ -478,7 +478,6 @@ def test_corpus_is_split_by_document_without_shared_paragraphs() -> None:
     assert corpus.text == train_text + corpus.decode(corpus.test)
     if sys.version.split()[0] == "3.11.7":  # the frozen copy is this Python's own topics
         import json
-
         from pydoc_data.topics import topics
 
         from dlcore._corpus_text import SHA256
