@@ -19,42 +19,33 @@ taken with ``torch.autograd.grad``, so the model's parameter ``.grad`` fields ar
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_positive_int, check_tensor
+from ._checks import (
+    check_module,
+    check_number,
+    check_positive_int,
+    check_tensor,
+    eval_mode,
+    model_device,
+)
+from .introspection import capture_outputs
+from .transforms import _spatial_dims, gaussian_blur
 
 __all__ = [
     "input_gradient", "fgsm", "pgd",
-    "AscentConfig", "gaussian_blur", "ascend", "class_visualization", "dream",
+    "AscentConfig", "ascend", "class_visualization", "dream",
 ]
 
 _RANGE_TOL = 1e-6  # inputs may overshoot [0, 1] by float rounding, not more
 
 
 # ----------------------------------------------------------------------------- checks
-
-
-def _check_model(model: object, fn: str) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"{fn}: model must be a torch.nn.Module, got {type(model).__name__}")
-    return model
-
-
-def _check_number(value: object, fn: str, name: str, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{fn}: {name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        need = "> 0" if positive else ">= 0"
-        raise ValueError(f"{fn}: {name} must be a finite number {need}, got {value}")
-    return value
 
 
 def _check_xy(fn: str, x: object, y: object, unit_range: bool = True) -> tuple[Tensor, Tensor]:
@@ -70,29 +61,14 @@ def _check_xy(fn: str, x: object, y: object, unit_range: bool = True) -> tuple[T
                         f"got {y.dtype} with shape {tuple(y.shape)}")
     if len(x) != len(y):
         raise ValueError(f"{fn}: x has {len(x)} examples but y has {len(y)} labels")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{fn}: x holds NaN or infinite values")
     if unit_range and x.numel() and (x.min() < -_RANGE_TOL or x.max() > 1 + _RANGE_TOL):
         raise ValueError(
             f"{fn}: x must lie in [0, 1] (the book scales inputs to [0, 1]), got values in "
             f"[{x.min().item():.3g}, {x.max().item():.3g}]; rescale the data first"
         )
     return x, y
-
-
-def _device(model: nn.Module, x: Tensor) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return x.device
-
-
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Run ``model`` in eval mode (no dropout noise, frozen batch-norm statistics), then restore."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
 
 
 # ----------------------------------------------------------------------------- attacks
@@ -112,10 +88,10 @@ def input_gradient(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     Row ``i`` is ``d CE(model(x)_i, y_i) / d x_i``. The model runs in eval mode.
     """
     fn = "input_gradient"
-    _check_model(model, fn)
+    check_module(model, fn)
     x, y = _check_xy(fn, x, y, unit_range=False)
-    device = _device(model, x)
-    with _eval_mode(model):
+    device = model_device(model, x.device)
+    with eval_mode(model):
         return _grad_of_loss(model, x.to(device), y.to(device))
 
 
@@ -126,12 +102,12 @@ def fgsm(model: nn.Module, x: Tensor, y: Tensor, eps: float) -> Tensor:
     tensor shaped like ``x`` with ``|x' - x| <= eps`` everywhere.
     """
     fn = "fgsm"
-    _check_model(model, fn)
+    check_module(model, fn)
     x, y = _check_xy(fn, x, y)
-    eps = _check_number(eps, fn, "eps")
-    device = _device(model, x)
+    eps = check_number(eps, fn, "eps", lo=0.0)
+    device = model_device(model, x.device)
     x, y = x.to(device), y.to(device)
-    with _eval_mode(model):
+    with eval_mode(model):
         grad = _grad_of_loss(model, x, y)
     return (x + eps * grad.sign()).clamp(0.0, 1.0).detach()
 
@@ -156,16 +132,16 @@ def pgd(
     Returns a detached tensor shaped like ``x``.
     """
     fn = "pgd"
-    _check_model(model, fn)
+    check_module(model, fn)
     x, y = _check_xy(fn, x, y)
-    eps = _check_number(eps, fn, "eps")
-    step_size = _check_number(step_size, fn, "step_size", positive=True)
+    eps = check_number(eps, fn, "eps", lo=0.0)
+    step_size = check_number(step_size, fn, "step_size", lo=0.0, lo_open=True)
     check_positive_int(steps, fn, "steps")
     if not isinstance(targeted, bool):
         raise TypeError(f"{fn}: targeted must be True or False, got {type(targeted).__name__}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"{fn}: generator must be a torch.Generator, got {type(generator).__name__}")
-    device = _device(model, x)
+    device = model_device(model, x.device)
     x, y = x.to(device), y.to(device)
     lo, hi = (x - eps).clamp(min=0.0), (x + eps).clamp(max=1.0)  # the feasible box, per pixel
     x_adv = x.clone()
@@ -174,7 +150,7 @@ def pgd(
         noise = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=where).to(device)
         x_adv = torch.max(torch.min(x + eps * (2 * noise - 1), hi), lo)
     direction = -1.0 if targeted else 1.0  # descend the target's loss, ascend the true one's
-    with _eval_mode(model):
+    with eval_mode(model):
         for _ in range(steps):
             grad = _grad_of_loss(model, x_adv, y)
             x_adv = x_adv + direction * step_size * grad.sign()
@@ -202,38 +178,6 @@ class AscentConfig:
     clamp: tuple[float, float] | None = None  # keep the input in [lo, hi] after every step
 
 
-def _spatial_dims(x: Tensor) -> tuple[int, ...]:
-    """(N, L) and (N, C, L) signals have one spatial dim; (N, C, H, W) images have two."""
-    return (-1,) if x.dim() <= 3 else (-2, -1)
-
-
-def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
-    """Blur the spatial dims of ``x`` ((N, L), (N, C, L) or (N, C, H, W)) with a Gaussian.
-
-    Separable kernel of radius ``ceil(2 sigma)``, edge values replicated; ``sigma = 0`` is
-    the identity.
-    """
-    fn = "gaussian_blur"
-    check_tensor(x, fn, "x")
-    if x.dim() not in (2, 3, 4):
-        raise ValueError(f"{fn}: x must be (N, L), (N, C, L) or (N, C, H, W), got shape {tuple(x.shape)}")
-    sigma = _check_number(sigma, fn, "sigma")
-    if sigma == 0:
-        return x
-    radius = max(1, math.ceil(2 * sigma))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
-    kernel = kernel / kernel.sum()                                   # (2r+1,)
-    out = x
-    for dim in _spatial_dims(x):
-        moved = out.movedim(dim, -1)                                 # (..., L)
-        flat = moved.reshape(-1, 1, moved.shape[-1])                 # (M, 1, L)
-        flat = F.pad(flat, (radius, radius), mode="replicate")
-        flat = F.conv1d(flat, kernel.view(1, 1, -1))                 # (M, 1, L)
-        out = flat.reshape(moved.shape).movedim(-1, dim)
-    return out
-
-
 def ascend(
     objective: Callable[[Tensor], Tensor],
     x0: Tensor,
@@ -259,9 +203,9 @@ def ascend(
     check_positive_int(cfg.steps, fn, "config.steps")
     check_positive_int(cfg.blur_every, fn, "config.blur_every")
     check_positive_int(cfg.jitter, fn, "config.jitter", minimum=0)
-    lr = _check_number(cfg.lr, fn, "config.lr", positive=True)
-    l2 = _check_number(cfg.l2, fn, "config.l2")
-    _check_number(cfg.blur_sigma, fn, "config.blur_sigma")
+    lr = check_number(cfg.lr, fn, "config.lr", lo=0.0, lo_open=True)
+    l2 = check_number(cfg.l2, fn, "config.l2", lo=0.0)
+    check_number(cfg.blur_sigma, fn, "config.blur_sigma", lo=0.0)
     if cfg.clamp is not None and not (len(cfg.clamp) == 2 and cfg.clamp[0] < cfg.clamp[1]):
         raise ValueError(f"{fn}: config.clamp must be None or a pair (lo, hi) with lo < hi, "
                          f"got {cfg.clamp!r}")
@@ -302,18 +246,18 @@ def class_visualization(
     x0: (N, ...) starting points (usually noise), one per class; returns (N, ...).
     """
     fn = "class_visualization"
-    _check_model(model, fn)
+    check_module(model, fn)
     check_tensor(x0, fn, "x0")
     cls = torch.as_tensor(classes, dtype=torch.long).reshape(-1)
     if len(cls) != len(x0):
         raise ValueError(f"{fn}: {len(cls)} classes but x0 has {len(x0)} starting points")
-    device = _device(model, x0)
+    device = model_device(model, x0.device)
     cls, x0 = cls.to(device), x0.to(device)
 
     def score(x: Tensor) -> Tensor:
         return model(x).gather(1, cls.view(-1, 1)).squeeze(1)  # (N,) logit of each target
 
-    with _eval_mode(model):
+    with eval_mode(model):
         return ascend(score, x0, config, generator)
 
 
@@ -327,21 +271,16 @@ def dream(
     """A "dream": change ``x`` to raise the mean squared activation of ``layer`` (a submodule
     of ``model``), amplifying whatever that layer already responds to. Returns (N, ...)."""
     fn = "dream"
-    _check_model(model, fn)
-    _check_model(layer, fn)
+    check_module(model, fn)
+    check_module(layer, fn)
     if not any(m is layer for m in model.modules()):
         raise ValueError(f"{fn}: layer must be a submodule of model")
     check_tensor(x, fn, "x")
-    captured: list[Tensor] = []
-    handle = layer.register_forward_hook(lambda _m, _i, out: captured.append(out))
+    with capture_outputs([layer]) as calls, eval_mode(model):
 
-    def energy(inp: Tensor) -> Tensor:
-        captured.clear()
-        model(inp)
-        return captured[-1].flatten(1).pow(2).mean(1)  # (N,)
+        def energy(inp: Tensor) -> Tensor:
+            calls.clear()
+            model(inp)
+            return calls[-1].output.flatten(1).pow(2).mean(1)  # (N,)
 
-    try:
-        with _eval_mode(model):
-            return ascend(energy, x.to(_device(model, x)), config, generator)
-    finally:
-        handle.remove()
+        return ascend(energy, x.to(model_device(model, x.device)), config, generator)

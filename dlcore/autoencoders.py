@@ -15,25 +15,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_ndim, check_positive_int, check_tensor
-from .models import ACTIVATIONS
+from .models import ACTIVATIONS, mlp
 from .seeding import effective_seed, make_generator
 from .training import fit
+from .transforms import corrupt
 
 __all__ = [
     "pca_basis",
     "pca_reconstruct",
-    "reconstruction_error",
-    "reconstruction_loss",
     "principal_angles",
     "Autoencoder",
     "linear_autoencoder",
     "mlp_autoencoder",
-    "corrupt",
     "Denoising",
     "Seq2SeqAutoencoder",
-    "sequence_cross_entropy",
-    "token_accuracy",
-    "sequence_accuracy",
     "pretrain_layerwise",
 ]
 
@@ -79,30 +74,6 @@ def pca_reconstruct(x: Tensor, mean: Tensor, components: Tensor) -> Tensor:
         )
     code = (x - mean) @ components.T  # (N, k)
     return mean + code @ components
-
-
-def reconstruction_error(x: Tensor, x_hat: Tensor) -> float:
-    """Mean squared error per example, summed over features: mean_n ||x_n - x_hat_n||^2."""
-    check_tensor(x, "reconstruction_error", "x")
-    check_tensor(x_hat, "reconstruction_error", "x_hat")
-    if x.shape != x_hat.shape:
-        raise ValueError(
-            f"reconstruction_error: x has shape {tuple(x.shape)} but x_hat has {tuple(x_hat.shape)}"
-        )
-    diff = (x - x_hat).flatten(1) if x.dim() > 1 else (x - x_hat).unsqueeze(1)
-    return diff.pow(2).sum(dim=1).mean().item()
-
-
-def reconstruction_loss(x_hat: Tensor, x: Tensor) -> Tensor:
-    """The training loss behind :func:`reconstruction_error`, as a differentiable tensor.
-
-    Argument order is (output, target), the order ``dl.fit`` calls its ``loss_fn`` with.
-    """
-    if x_hat.shape != x.shape:
-        raise ValueError(
-            f"reconstruction_loss: x_hat has shape {tuple(x_hat.shape)} but x has {tuple(x.shape)}"
-        )
-    return (x_hat - x).pow(2).flatten(1).sum(dim=1).mean()
 
 
 def principal_angles(a: Tensor, b: Tensor) -> Tensor:
@@ -192,46 +163,10 @@ def mlp_autoencoder(
         if act not in ACTIVATIONS:
             raise ValueError(f"{fn}: {name} must be one of {sorted(ACTIVATIONS)}, got {act!r}")
 
-    def stack(sizes: list[int], last: str) -> nn.Sequential:
-        layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
-            layers += [nn.Linear(a, b), ACTIVATIONS[last if i == len(sizes) - 2 else activation]()]
-        return nn.Sequential(*layers)
-
     sizes = [n_in, *hidden, code_size]
-    return Autoencoder(stack(sizes, code_activation), stack(sizes[::-1], out_activation))
-
-
-def corrupt(
-    x: Tensor,
-    level: float,
-    kind: str = "mask",
-    generator: torch.Generator | None = None,
-) -> Tensor:
-    """A corrupted copy of ``x``: ``mask`` zeroes each entry with probability ``level``;
-    ``gaussian`` adds N(0, level^2) noise; ``saltpepper`` sets a ``level`` fraction to 0 or 1.
-
-    Noise is drawn on the CPU from ``generator`` (reproducible on any device), then moved.
-    """
-    check_tensor(x, "corrupt", "x")
-    if isinstance(level, bool) or not isinstance(level, (int, float)):
-        raise TypeError(f"corrupt: level must be a number, got {type(level).__name__}")
-    if kind not in ("mask", "gaussian", "saltpepper"):
-        raise ValueError(f"corrupt: kind must be 'mask', 'gaussian' or 'saltpepper', got {kind!r}")
-    if kind in ("mask", "saltpepper") and not 0.0 <= level <= 1.0:
-        raise ValueError(f"corrupt: level is a probability for kind={kind!r}, must be in [0, 1], got {level}")
-    if kind == "gaussian" and level < 0:
-        raise ValueError(f"corrupt: level is a standard deviation, must be >= 0, got {level}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"corrupt: generator must be a torch.Generator, got {type(generator).__name__}")
-    if kind == "gaussian":
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-        return x + level * noise
-    hit = (torch.rand(x.shape, generator=generator) < level).to(x.device)  # which entries to corrupt
-    if kind == "mask":
-        return x.masked_fill(hit, 0.0)
-    salt = (torch.rand(x.shape, generator=generator) < 0.5).to(x.device, x.dtype)
-    return torch.where(hit, salt, x)
+    encoder = mlp(sizes, activation, flatten=False, out_activation=code_activation)
+    decoder = mlp(sizes[::-1], activation, flatten=False, out_activation=out_activation)
+    return Autoencoder(encoder, decoder)
 
 
 class Denoising(nn.Module):
@@ -313,21 +248,6 @@ class Seq2SeqAutoencoder(nn.Module):
             logits.append(step)
             token = step.argmax(dim=-1)
         return torch.cat(logits, dim=1)
-
-
-def sequence_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """Mean cross-entropy over every position: logits (N, L, C), targets (N, L)."""
-    return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
-
-
-def token_accuracy(logits: Tensor, targets: Tensor) -> float:
-    """Fraction of positions predicted correctly: logits (N, L, C), targets (N, L)."""
-    return (logits.argmax(dim=-1) == targets).float().mean().item()
-
-
-def sequence_accuracy(logits: Tensor, targets: Tensor) -> float:
-    """Fraction of sequences with every position correct."""
-    return (logits.argmax(dim=-1) == targets).all(dim=1).float().mean().item()
 
 
 # ----------------------------------------------------------------------------- pretraining

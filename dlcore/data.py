@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ._checks import check_positive_int
 from .seeding import make_generator
 
 __all__ = [
@@ -94,7 +95,23 @@ class Corpus:
         return torch.tensor([lookup[c] for c in text], dtype=torch.long)
 
     def decode(self, codes: Tensor | list[int]) -> str:
-        return "".join(self.chars[int(i)] for i in codes)
+        """The text of ``codes`` (a 1-D tensor or a list of ints in [0, vocab_size))."""
+        if isinstance(codes, Tensor):
+            if codes.dim() != 1 or codes.is_floating_point() or codes.dtype == torch.bool:
+                raise ValueError(f"Corpus.decode: codes must be a 1-D integer tensor, got shape "
+                                 f"{tuple(codes.shape)} and {codes.dtype}")
+            codes = codes.tolist()
+        if isinstance(codes, (str, bytes)):
+            raise TypeError("Corpus.decode: codes must be integer codes, got a string "
+                            "(Corpus.encode turns text into codes)")
+        out = []
+        for i in codes:
+            code = check_positive_int(i, "Corpus.decode", "each code", minimum=0)
+            if code >= self.vocab_size:
+                raise ValueError(f"Corpus.decode: code {code} is outside the vocabulary "
+                                 f"[0, {self.vocab_size})")
+            out.append(self.chars[code])
+        return "".join(out)
 
     def __repr__(self) -> str:
         return (
@@ -213,6 +230,8 @@ def _photo(which: str = "china.jpg", gray: bool = True) -> Tensor:
 
     if which not in ("china.jpg", "flower.jpg"):
         raise ValueError(f"load('photo'): which must be 'china.jpg' or 'flower.jpg', got {which!r}")
+    if not isinstance(gray, bool):
+        raise TypeError(f"load('photo'): gray must be True or False, got {gray!r}")
     rgb = torch.from_numpy(load_sample_image(which).astype(np.float32) / 255.0)  # (H, W, 3)
     if not gray:
         return rgb.permute(2, 0, 1).contiguous()  # (3, H, W)
@@ -292,6 +311,17 @@ def _corpus(max_chars: int | None = None, test_every: int = 10) -> Corpus:
 # ----------------------------------------------------------------------------- synthetic tasks
 
 
+def _check_synthetic(name: str, n_train: object, n_test: object, seed: object,
+                     **sizes: tuple[object, int]) -> None:
+    """The options of a synthetic set: n_train, n_test >= 1, an int seed, and each size >= its minimum."""
+    fn = f"load({name!r})"
+    check_positive_int(n_train, fn, "n_train")
+    check_positive_int(n_test, fn, "n_test")
+    check_positive_int(seed, fn, "seed", minimum=0)
+    for option, (value, minimum) in sizes.items():
+        check_positive_int(value, fn, option, minimum=minimum)
+
+
 def _recall(n_train: int = 2000, n_test: int = 500, lag: int = 20, n_symbols: int = 4,
             seed: int = 0) -> Dataset:
     """Remember the first symbol of a sequence through ``lag`` random distractors.
@@ -299,6 +329,7 @@ def _recall(n_train: int = 2000, n_test: int = 500, lag: int = 20, n_symbols: in
     x: (N, lag + 1) int64, first token in [0, n_symbols), distractors in
     [n_symbols, 2 n_symbols); y: (N,) the first token. Chance accuracy is 1 / n_symbols.
     """
+    _check_synthetic("recall", n_train, n_test, seed, lag=(lag, 1), n_symbols=(n_symbols, 2))
     gen = make_generator(seed)
     n = n_train + n_test
     first = torch.randint(0, n_symbols, (n, 1), generator=gen)
@@ -315,6 +346,7 @@ def _adding(n_train: int = 2000, n_test: int = 500, length: int = 50, seed: int 
     x: (N, length, 2) float32, channel 0 uniform values, channel 1 a 0/1 marker with
     exactly two ones; y: (N,) the sum of the two marked values.
     """
+    _check_synthetic("adding", n_train, n_test, seed, length=(length, 2))
     gen = make_generator(seed)
     n = n_train + n_test
     values = torch.rand(n, length, generator=gen)
@@ -329,6 +361,7 @@ def _adding(n_train: int = 2000, n_test: int = 500, length: int = 50, seed: int 
 def _reverse(n_train: int = 2000, n_test: int = 500, length: int = 8, n_symbols: int = 10,
              seed: int = 0) -> Dataset:
     """Sequences of digits and their reverses. x, y: (N, length) int64 in [0, n_symbols)."""
+    _check_synthetic("reverse", n_train, n_test, seed, length=(length, 2), n_symbols=(n_symbols, 2))
     gen = make_generator(seed)
     n = n_train + n_test
     x = torch.randint(0, n_symbols, (n, length), generator=gen)

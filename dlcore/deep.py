@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_positive_int, check_tensor
+from ._checks import check_positive_int, check_tensor, model_device
+from .introspection import capture_outputs
 from .models import ACTIVATIONS, mlp
 
 __all__ = [
@@ -168,10 +169,6 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    return next((p.device for p in model.parameters()), torch.device("cpu"))
-
-
 def layer_gradient_norms(model: nn.Module, x: Tensor, y: Tensor,
                          loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
                          wrt: str = "weight") -> Tensor:
@@ -190,14 +187,10 @@ def layer_gradient_norms(model: nn.Module, x: Tensor, y: Tensor,
         raise ValueError("layer_gradient_norms: x is empty")
     if wrt not in ("weight", "output"):
         raise ValueError(f"layer_gradient_norms: wrt must be 'weight' or 'output', got {wrt!r}")
-    device = _model_device(model)
-    outputs: list[Tensor] = []
-    hooks = [layer.register_forward_hook(lambda _m, _i, out: outputs.append(out)) for layer in layers]
-    try:
+    device = model_device(model)
+    with capture_outputs(layers) as calls:
         loss = loss_fn(model(x.to(device)), y.to(device))
-    finally:
-        for h in hooks:
-            h.remove()
+    outputs = [call.output for call in calls]
     if wrt == "output" and len(outputs) != len(layers):
         raise ValueError("layer_gradient_norms: each Linear layer must be called exactly once "
                          f"per forward pass; {len(layers)} layers made {len(outputs)} calls")

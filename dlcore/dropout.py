@@ -12,17 +12,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_ndim, check_positive_int, check_tensor
+from ._checks import check_ndim, check_positive_int, check_probability, check_tensor
 
 __all__ = ["dropout", "Dropout", "mc_dropout_predict", "max_norm_", "dropout_ridge"]
-
-
-def _check_p(p: object, fn: str) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
-        raise TypeError(f"{fn}: p must be a number in [0, 1), got {type(p).__name__}")
-    if not 0.0 <= p < 1.0:  # also rejects NaN
-        raise ValueError(f"{fn}: p is the probability of dropping a unit and must be in [0, 1), got {p}")
-    return float(p)
 
 
 def dropout(
@@ -35,7 +27,7 @@ def dropout(
     """
     fn = "dropout"
     check_tensor(x, fn, "x")
-    p = _check_p(p, fn)
+    p = check_probability(p, fn, "p (the probability of dropping a unit)")
     if not isinstance(training, bool):
         raise TypeError(f"dropout: training must be True or False, got {type(training).__name__}")
     if generator is not None and not isinstance(generator, torch.Generator):
@@ -56,7 +48,7 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float = 0.5, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.p = _check_p(p, "Dropout")
+        self.p = check_probability(p, "Dropout", "p (the probability of dropping a unit)")
         self.generator = generator
 
     def forward(self, x: Tensor) -> Tensor:
@@ -118,7 +110,7 @@ def dropout_ridge(x: Tensor, y: Tensor, p: float) -> Tensor:
     check_ndim(y, fn, "y", 1, "(N,)")
     if len(x) != len(y):
         raise ValueError(f"{fn}: x has {len(x)} rows but y has {len(y)} targets")
-    p = _check_p(p, fn)
+    p = check_probability(p, fn, "p (the probability of dropping a unit)")
     gram = x.T @ x  # (D, D)
     penalty = p / (1.0 - p) * torch.diag(torch.diagonal(gram))
     return torch.linalg.solve(gram + penalty, x.T @ y)

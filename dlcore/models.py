@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ._checks import check_choice, check_positive_int, check_probability
+
 __all__ = ["mlp", "DigitsCNN", "Mnist1dCNN", "LeNet5", "InceptionBlock", "ACTIVATIONS"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -26,30 +28,45 @@ def mlp(
     sizes: Sequence[int],
     activation: str = "relu",
     dropout: float = 0.0,
-    batchnorm: bool = False,
+    norm: str | None = None,
     flatten: bool = True,
+    out_activation: str | None = None,
 ) -> nn.Sequential:
-    """A fully connected net ``sizes[0] -> ... -> sizes[-1]`` (no activation after the last).
+    """The book's one fully connected builder: ``sizes[0] -> ... -> sizes[-1]``.
 
-    Hidden layers are Linear [-> BatchNorm1d] -> activation [-> Dropout].
+    Each hidden layer is ``Linear [-> norm] -> activation [-> Dropout(dropout)]``, with
+    ``norm`` one of None, ``"batch"`` (``BatchNorm1d``) or ``"layer"`` (``LayerNorm``). The
+    last Linear is followed by ``out_activation`` (default: nothing, i.e. logits). ``flatten``
+    puts an ``nn.Flatten`` first so images (N, C, H, W) can go in directly.
     """
+    fn = "mlp"
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+        raise TypeError(f"{fn}: sizes must be a sequence of ints such as [784, 100, 10], "
+                        f"got {type(sizes).__name__}")
     if len(sizes) < 2:
-        raise ValueError(f"mlp: sizes needs at least an input and an output size, got {list(sizes)}")
-    if any((not isinstance(s, int)) or s < 1 for s in sizes):
-        raise ValueError(f"mlp: sizes must be positive ints, got {list(sizes)}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"mlp: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"mlp: dropout must be in [0, 1), got {dropout}")
+        raise ValueError(f"{fn}: sizes needs at least an input and an output size, got {list(sizes)}")
+    for size in sizes:
+        check_positive_int(size, fn, f"sizes (got {list(sizes)}): each size")
+    check_choice(activation, fn, "activation", sorted(ACTIVATIONS))
+    if out_activation is not None:
+        check_choice(out_activation, fn, "out_activation", sorted(ACTIVATIONS))
+    check_choice(norm, fn, "norm", (None, "batch", "layer"))
+    dropout = check_probability(dropout, fn, "dropout")
+    if not isinstance(flatten, bool):
+        raise TypeError(f"{fn}: flatten must be True or False, got {flatten!r}")
     layers: list[nn.Module] = [nn.Flatten()] if flatten else []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            if batchnorm:
+            if norm == "batch":
                 layers.append(nn.BatchNorm1d(b))
+            elif norm == "layer":
+                layers.append(nn.LayerNorm(b))
             layers.append(ACTIVATIONS[activation]())
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
+        elif out_activation is not None:
+            layers.append(ACTIVATIONS[out_activation]())
     return nn.Sequential(*layers)
 
 

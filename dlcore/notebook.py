@@ -15,6 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ._checks import eval_mode, model_device
+from .introspection import capture_outputs
+
 __all__ = ["glue", "check", "show_source", "markdown_table", "show_table", "layer_table"]
 
 
@@ -136,25 +139,11 @@ def show_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> Any:
 def layer_table(model: nn.Module, input_shape: Sequence[int]) -> list[tuple[str, str, tuple, int]]:
     """Run one input of ``input_shape`` (batch included) through ``model`` and list, for
     every leaf module in call order: name, type, output shape and parameter count."""
+    leaves = [(name, m) for name, m in model.named_modules() if len(list(m.children())) == 0]
+    with capture_outputs(leaves) as calls, eval_mode(model), torch.no_grad():
+        model(torch.zeros(*input_shape, device=model_device(model)))
     rows: list[tuple[str, str, tuple, int]] = []
-    hooks = []
-    for name, module in model.named_modules():
-        if len(list(module.children())) == 0:
-
-            def hook(mod, _inp, out, name=name):
-                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else "-"
-                n = sum(p.numel() for p in mod.parameters(recurse=False))
-                rows.append((name, type(mod).__name__, shape, n))
-
-            hooks.append(module.register_forward_hook(hook))
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(*input_shape, device=device))
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was_training)
+    for name, mod, out in calls:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else "-"
+        rows.append((name, type(mod).__name__, shape, sum(p.numel() for p in mod.parameters(recurse=False))))
     return rows

@@ -22,15 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_positive_int, check_tensor
-from .augment import RandomAffine, random_affine_matrices
 from .data import take_per_class
-from .models import ACTIVATIONS
+from .models import ACTIVATIONS, mlp
 from .seeding import make_generator, seed_everything
 from .training import History, count_parameters, evaluate, fit
+from .transforms import RandomAffine, random_affine_matrices
 
 __all__ = ["Recipe", "RunResult", "Ablation", "build_model", "make_optimizer", "train_recipe",
-           "run_ablation", "place_on_canvas"]
+           "run_ablation"]
 
 MODELS = ("cnn", "mlp")
 POOLINGS = ("max", "avg", "stride")
@@ -138,28 +137,6 @@ class Recipe:
         return ", ".join(diffs) if diffs else "(none)"
 
 
-def place_on_canvas(x: Tensor, size: int, seed: int = 0) -> Tensor:
-    """Paste every image of x: (N, C, h, w) at its own uniformly random position on a zero
-    canvas: (N, C, size, size). ``seed`` (plus ``$DLCORE_SEED``) fixes the positions."""
-    fn = "place_on_canvas"
-    check_tensor(x, fn, "x")
-    if x.dim() != 4:
-        raise ValueError(f"{fn}: x must be (N, C, H, W), got shape {tuple(x.shape)}")
-    check_positive_int(size, fn, "size")
-    n, c, h, w = x.shape
-    if size < max(h, w):
-        raise ValueError(f"{fn}: size={size} is smaller than the images ({h}x{w})")
-    gen = make_generator(seed)
-    top = torch.randint(0, size - h + 1, (n,), generator=gen)    # (N,) first row of each image
-    left = torch.randint(0, size - w + 1, (n,), generator=gen)   # (N,) first column
-    rows = (top[:, None] + torch.arange(h))[:, :, None]          # (N, h, 1) canvas rows
-    cols = (left[:, None] + torch.arange(w))[:, None, :]         # (N, 1, w) canvas columns
-    canvas = x.new_zeros(n, c, size, size)
-    idx = torch.arange(n)[:, None, None]
-    canvas.permute(0, 2, 3, 1)[idx, rows, cols] = x.permute(0, 2, 3, 1)  # (N, h, w, C) blocks
-    return canvas
-
-
 def _check_recipe(recipe: object, fn: str) -> Recipe:
     if not isinstance(recipe, Recipe):
         raise TypeError(f"{fn}: recipe must be a dlcore.recipe.Recipe, got {type(recipe).__name__}")
@@ -188,19 +165,12 @@ def build_model(recipe: Recipe, image_shape: tuple[int, int, int] = (1, 8, 8),
         raise ValueError(f"{fn}: n_classes must be an int >= 2, got {n_classes!r}")
     act = ACTIVATIONS[recipe.activation]
 
-    def dense(n_in: int, n_out: int) -> list[nn.Module]:
-        layers: list[nn.Module] = [nn.Linear(n_in, n_out)]
-        if recipe.batchnorm:
-            layers.append(nn.BatchNorm1d(n_out))
-        layers.append(act())
-        if recipe.dropout > 0:
-            layers.append(nn.Dropout(recipe.dropout))
-        return layers
+    def dense(sizes: list[int]) -> nn.Sequential:  # flatten -> hidden layers -> logits
+        return mlp(sizes, recipe.activation, recipe.dropout, "batch" if recipe.batchnorm else None)
 
     if recipe.model == "mlp":
         width = recipe.mlp_width
-        return nn.Sequential(nn.Flatten(), *dense(c * h * w, width), *dense(width, width),
-                             nn.Linear(width, n_classes))
+        return dense([c * h * w, width, width, n_classes])
 
     if h < 4 or w < 4:
         raise ValueError(f"{fn}: the cnn halves the image twice and needs H, W >= 4, got {(h, w)}")
@@ -222,8 +192,7 @@ def build_model(recipe: Recipe, image_shape: tuple[int, int, int] = (1, 8, 8),
         else:  # a 2x2 pooling window gives floor(H / 2)
             h, w = h // 2, w // 2
     features = c_in * h * w  # (N, c2, H/4, W/4) flattened
-    return nn.Sequential(*layers, nn.Flatten(), *dense(features, recipe.hidden),
-                         nn.Linear(recipe.hidden, n_classes))
+    return nn.Sequential(*layers, *dense([features, recipe.hidden, n_classes]))
 
 
 def make_optimizer(recipe: Recipe, model: nn.Module) -> torch.optim.Optimizer:

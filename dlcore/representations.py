@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_ndim, check_tensor
+from ._checks import check_ndim, check_positive_int, check_tensor, eval_mode, model_device
+from .introspection import capture_outputs
 from .models import ACTIVATIONS
 
 __all__ = [
@@ -24,8 +24,6 @@ __all__ = [
     "layer_features",
     "select_classes",
     "MultiHead",
-    "multitask_loss",
-    "head_accuracy",
     "embed_2d",
     "plot_embedding",
 ]
@@ -120,23 +118,15 @@ def layer_features(
         unknown = [name for name in layers if name not in modules]
         if unknown:
             raise ValueError(f"{fn}: layers {unknown} not in the model; known: {list(modules)[1:]}")
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    store: dict[str, list[Tensor]] = {name: [] for name in layers}
-    hooks = [
-        modules[name].register_forward_hook(
-            lambda _m, _i, out, name=name: store[name].append(out.detach().flatten(1).cpu())
-        )
-        for name in layers
-    ]
-    was_training = model.training
-    model.eval()
-    try:
+    device = model_device(model)
+    keep = lambda out: out.detach().flatten(1).cpu()  # noqa: E731
+    with capture_outputs({name: modules[name] for name in layers}, keep=keep) as calls, \
+            eval_mode(model):
         for i in range(0, len(x), batch_size):
             model(x[i: i + batch_size].to(device))
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was_training)
+    store: dict[str, list[Tensor]] = {name: [] for name in layers}
+    for name, _module, out in calls:
+        store[name].append(out)
     return {"input": x.flatten(1).cpu(), **{name: torch.cat(store[name]) for name in layers}}
 
 
@@ -147,7 +137,14 @@ def select_classes(x: Tensor, y: Tensor, classes: Sequence[int]) -> tuple[Tensor
     check_ndim(y, fn, "y", 1, "(N,) integer class labels")
     if len(x) != len(y):
         raise ValueError(f"{fn}: x has {len(x)} rows but y has {len(y)}")
-    classes = list(classes)
+    if y.is_floating_point() or y.dtype == torch.bool:
+        raise TypeError(f"{fn}: y must hold integer class labels, got {y.dtype}")
+    if len(y) and int(y.min()) < 0:
+        raise ValueError(f"{fn}: y holds negative labels (e.g. -1 for 'unlabelled'); drop those "
+                         f"rows first, e.g. x[y >= 0], y[y >= 0]")
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence):
+        raise TypeError(f"{fn}: classes must be a sequence of ints, got {type(classes).__name__}")
+    classes = [check_positive_int(c, fn, "each of classes", minimum=0) for c in classes]
     if not classes or len(set(classes)) != len(classes):
         raise ValueError(f"{fn}: classes must be a non-empty list without repeats, got {classes}")
     missing = [c for c in classes if not bool((y == c).any())]
@@ -174,51 +171,6 @@ class MultiHead(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         h = self.trunk(x)  # (N, features)
         return torch.cat([head(h) for head in self.heads], dim=1)
-
-
-def _split(logits: Tensor, head_sizes: Sequence[int]) -> tuple[Tensor, ...]:
-    if logits.shape[-1] != sum(head_sizes):
-        raise ValueError(f"multitask: logits have {logits.shape[-1]} columns, heads need {sum(head_sizes)}")
-    return torch.split(logits, list(head_sizes), dim=-1)
-
-
-def multitask_loss(head_sizes: Sequence[int], weights: Sequence[float] | None = None):
-    """A loss for :class:`MultiHead`: sum_t weight_t * cross_entropy(head_t, y[:, t]).
-
-    Targets are (N, tasks) int64; a label of -1 means "unlabelled for this task" and is skipped.
-    """
-    sizes = list(head_sizes)
-    w = [1.0] * len(sizes) if weights is None else list(weights)
-    if len(w) != len(sizes):
-        raise ValueError(f"multitask_loss: {len(w)} weights for {len(sizes)} heads")
-
-    def loss(logits: Tensor, targets: Tensor) -> Tensor:
-        if targets.dim() != 2 or targets.shape[1] != len(sizes):
-            raise ValueError(f"multitask_loss: targets must be (N, {len(sizes)}), got {tuple(targets.shape)}")
-        total = logits.new_zeros(())
-        for t, (out, wt) in enumerate(zip(_split(logits, sizes), w, strict=True)):
-            if wt and bool((targets[:, t] >= 0).any()):
-                total = total + wt * F.cross_entropy(out, targets[:, t], ignore_index=-1)
-        return total
-
-    return loss
-
-
-def head_accuracy(head_sizes: Sequence[int], head: int = 0):
-    """A metric for :class:`MultiHead`: accuracy of head ``head`` on the labelled rows."""
-    sizes = list(head_sizes)
-    if not 0 <= head < len(sizes):
-        raise ValueError(f"head_accuracy: head must be in [0, {len(sizes)}), got {head}")
-
-    def metric(logits: Tensor, targets: Tensor) -> float:
-        out = _split(logits, sizes)[head]
-        y = targets[:, head] if targets.dim() == 2 else targets
-        mask = y >= 0
-        if not bool(mask.any()):
-            return float("nan")
-        return (out[mask].argmax(dim=-1) == y[mask]).float().mean().item()
-
-    return metric
 
 
 def embed_2d(features: Tensor, method: str = "pca", seed: int = 0) -> Tensor:

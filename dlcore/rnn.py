@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_positive_int, check_tensor
+from ._checks import check_positive_int, check_tensor, eval_mode, model_device
 
 __all__ = [
     "rnn_cell", "lstm_cell", "lstm_gates", "LSTMGates", "rnn_layer", "lstm_layer",
@@ -154,10 +154,18 @@ def _time_major(fn: str, x: Tensor, batch_first: bool) -> tuple[Tensor, bool]:
     """Return x as (T, N, I) and whether it came without a batch dimension."""
     check_tensor(x, fn, "x")
     if x.dim() == 2:  # (T, I): one unbatched sequence
+        if len(x) == 0:
+            raise ValueError(f"{fn}: x is a sequence of length 0; a recurrent layer needs at "
+                             f"least one time step")
         return x.unsqueeze(1), True
     if x.dim() != 3:
         layout = "(N, T, input_size)" if batch_first else "(T, N, input_size)"
         raise ValueError(f"{fn}: x must have 3 dimensions {layout}, got shape {tuple(x.shape)}")
+    if x.shape[1 if batch_first else 0] == 0:
+        raise ValueError(f"{fn}: x holds sequences of length 0 (shape {tuple(x.shape)}); "
+                         f"a recurrent layer needs at least one time step")
+    if x.shape[0 if batch_first else 1] == 0:
+        raise ValueError(f"{fn}: x holds no sequences (batch of size 0, shape {tuple(x.shape)})")
     return (x.transpose(0, 1) if batch_first else x), False
 
 
@@ -242,6 +250,15 @@ class _Recurrent(nn.Module):
         return f"{self.input_size}, {self.hidden_size}, batch_first={self.batch_first}"
 
 
+def _one_layer_state(fn: str, state: object, name: str) -> Tensor:
+    """The (N, H) state of a one-layer recurrent module given as (1, N, H) (or (1, H) unbatched)."""
+    check_tensor(state, fn, name)
+    if state.dim() not in (2, 3) or state.shape[0] != 1:
+        raise ValueError(f"{fn}: {name} must have shape (1, N, hidden_size): one layer, as in "
+                         f"torch.nn.{fn} with num_layers=1; got shape {tuple(state.shape)}")
+    return state[0]
+
+
 class RNN(_Recurrent):
     """A one-layer tanh RNN built on :func:`rnn_layer`; same interface as ``nn.RNN``:
     ``out, h_n = rnn(x, h0)`` with h0, h_n of shape (1, N, H)."""
@@ -249,7 +266,7 @@ class RNN(_Recurrent):
     gates = 1
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        h0 = None if hx is None else hx[0]
+        h0 = None if hx is None else _one_layer_state("RNN", hx, "hx")
         out, h = rnn_layer(x, h0, *self._weights(), batch_first=self.batch_first)
         return out, h.unsqueeze(0)
 
@@ -262,7 +279,10 @@ class LSTM(_Recurrent):
 
     def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
                 ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        hc0 = None if hx is None else (hx[0][0], hx[1][0])
+        if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            raise TypeError("LSTM: hx must be a pair (h0, c0) of tensors (1, N, H), or None")
+        hc0 = None if hx is None else (_one_layer_state("LSTM", hx[0], "h0"),
+                                       _one_layer_state("LSTM", hx[1], "c0"))
         out, (h, c) = lstm_layer(x, hc0, *self._weights(), batch_first=self.batch_first)
         return out, (h.unsqueeze(0), c.unsqueeze(0))
 
@@ -375,10 +395,8 @@ def sample(model: nn.Module, prompt: Tensor, length: int, temperature: float = 1
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"{fn}: generator must be a torch.Generator or None, "
                         f"got {type(generator).__name__}")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    device = model_device(model)
+    with eval_mode(model):
         logits, state = model.forward_with_state(prompt.to(device).unsqueeze(0))  # read the prompt
         codes = []
         for _ in range(length):
@@ -391,8 +409,6 @@ def sample(model: nn.Module, prompt: Tensor, length: int, temperature: float = 1
             codes.append(nxt)
             step = torch.tensor([[nxt]], device=device)
             logits, state = model.forward_with_state(step, state)  # carry the state forward
-    finally:
-        model.train(was_training)
     return torch.tensor(codes, dtype=torch.long)
 
 

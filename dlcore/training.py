@@ -11,55 +11,28 @@ import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._checks import check_module, check_pair, check_positive_int, eval_mode, model_device
 from .device import get_device
+from .metrics import accuracy
 from .seeding import effective_seed, make_generator
 
-__all__ = ["History", "fit", "evaluate", "predict", "accuracy", "count_parameters"]
+__all__ = ["History", "Evaluation", "fit", "evaluate", "predict", "count_parameters"]
 
 Metric = Callable[[Tensor, Tensor], float]
 
 
-def accuracy(outputs: Tensor, targets: Tensor) -> float:
-    """Fraction of rows whose arg-max output equals the integer target.
+class Evaluation(NamedTuple):
+    """What :func:`evaluate` returns: the mean loss and the mean metric (NaN without a metric).
+    A tuple, so ``loss, acc = evaluate(...)`` works too."""
 
-    ``outputs``: (N, C) scores (or (N, T, C) for sequences); ``targets``: (N,) (or (N, T))
-    integer class labels. Shapes that would silently broadcast are refused.
-    """
-    if not isinstance(outputs, Tensor) or not isinstance(targets, Tensor):
-        raise TypeError(f"accuracy: outputs and targets must be tensors, got "
-                        f"{type(outputs).__name__} and {type(targets).__name__}")
-    if outputs.dim() < 2:
-        raise ValueError(f"accuracy: outputs must have a class dimension, shape (N, C), got "
-                         f"shape {tuple(outputs.shape)}")
-    if targets.is_floating_point() or targets.dtype == torch.bool:
-        raise TypeError(f"accuracy: targets must be integer class labels, got {targets.dtype}"
-                        " (one-hot targets: use targets.argmax(dim=-1))")
-    if tuple(targets.shape) != tuple(outputs.shape[:-1]):
-        raise ValueError(f"accuracy: targets of shape {tuple(targets.shape)} do not match outputs "
-                         f"of shape {tuple(outputs.shape)}; expected targets of shape "
-                         f"{tuple(outputs.shape[:-1])}")
-    if targets.numel() == 0:
-        raise ValueError("accuracy: the batch is empty")
-    return (outputs.argmax(dim=-1) == targets).float().mean().item()
-
-
-def _positive_int(value: object, fn: str, name: str) -> int:
-    """An int >= 1 (NumPy integers accepted), else a clear error naming ``fn`` and ``name``."""
-    if isinstance(value, bool):
-        raise TypeError(f"{fn}: {name} must be a positive int, got {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{fn}: {name} must be a positive int, got {type(value).__name__} "
-                        f"{value!r}") from None
-    if number < 1:
-        raise ValueError(f"{fn}: {name} must be a positive int, got {number}")
-    return number
+    loss: float
+    metric: float
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -95,27 +68,6 @@ class History:
         )
 
 
-def _as_pair(data: object, argument: str, fn: str = "fit") -> tuple[Tensor, Tensor]:
-    if hasattr(data, "x_train") and hasattr(data, "y_train"):
-        raise TypeError(
-            f"{fn}: {argument} must be a pair (x, y); for a dlcore Dataset pass "
-            f"dataset.train or dataset.test"
-        )
-    if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        raise TypeError(f"{fn}: {argument} must be a pair (x, y) of tensors, got {type(data).__name__}")
-    x, y = data
-    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
-        raise TypeError(f"{fn}: {argument} must hold two tensors, got {type(x).__name__}, {type(y).__name__}")
-    if x.dim() == 0 or y.dim() == 0:
-        raise ValueError(f"{fn}: {argument} must hold one row per example; got shapes "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
-    if len(x) != len(y):
-        raise ValueError(f"{fn}: {argument} has {len(x)} inputs but {len(y)} targets")
-    if len(x) == 0:
-        raise ValueError(f"{fn}: {argument} is empty")
-    return x, y
-
-
 def _check_dtypes(model: nn.Module, x: Tensor, y: Tensor, loss_fn: Callable, argument: str) -> None:
     """The two commonest student mistakes, named before they become a torch stack trace."""
     param = next((p for p in model.parameters() if p.is_floating_point()), None)
@@ -142,29 +94,18 @@ def _has_batch_norm(model: nn.Module) -> bool:
                for m in model.modules())
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, batch_size: int = 1024) -> Tensor:
     """Model outputs for ``x`` in eval mode, in batches, returned on the CPU."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"predict: model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module(model, "predict")
     if not isinstance(x, Tensor):
         raise TypeError(f"predict: x must be a tensor, got {type(x).__name__}")
     if len(x) == 0:
         raise ValueError("predict: x is empty")
-    batch_size = _positive_int(batch_size, "predict", "batch_size")
-    device = _model_device(model)
-    was_training = model.training
-    model.eval()
-    try:
+    batch_size = check_positive_int(batch_size, "predict", "batch_size")
+    device = model_device(model)
+    with eval_mode(model):
         outs = [model(x[i: i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
-    finally:
-        model.train(was_training)
     return torch.cat(outs)
 
 
@@ -175,27 +116,40 @@ def evaluate(
     loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
     metric: Metric | None = accuracy,
     batch_size: int = 1024,
-) -> tuple[float, float]:
-    """Mean loss and mean metric over ``data`` (eval mode, no gradients)."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"evaluate: model must be a torch.nn.Module, got {type(model).__name__}")
-    batch_size = _positive_int(batch_size, "evaluate", "batch_size")
-    x, y = _as_pair(data, "data", fn="evaluate")
-    device = _model_device(model)
-    was_training = model.training
-    model.eval()
+) -> Evaluation:
+    """Mean loss and mean metric over ``data`` (eval mode, no gradients), each example
+    weighing the same whatever the batch size."""
+    check_module(model, "evaluate")
+    batch_size = check_positive_int(batch_size, "evaluate", "batch_size")
+    x, y = check_pair(data, "evaluate", "data")
+    device = model_device(model)
     total_loss, total_metric = 0.0, 0.0
-    try:
+    with eval_mode(model):
         for i in range(0, len(x), batch_size):
             xb, yb = x[i: i + batch_size].to(device), y[i: i + batch_size].to(device)
             out = model(xb)
             total_loss += loss_fn(out, yb).item() * len(xb)
             if metric is not None:
                 total_metric += metric(out, yb) * len(xb)
-    finally:
-        model.train(was_training)
     n = len(x)
-    return total_loss / n, (total_metric / n if metric is not None else float("nan"))
+    return Evaluation(total_loss / n, total_metric / n if metric is not None else float("nan"))
+
+
+def _reinitialise(model: nn.Module, seed: int) -> None:
+    """Re-draw every parameter of ``model`` from ``seed`` (global random state left as it was)."""
+    def owns_parameters(m: nn.Module) -> bool:
+        return any(True for _ in m.parameters(recurse=False))
+
+    missing = [name or type(m).__name__ for name, m in model.named_modules()
+               if owns_parameters(m) and not callable(getattr(m, "reset_parameters", None))]
+    if missing:
+        raise ValueError(f"fit: reinit=True needs reset_parameters() on every module with "
+                         f"parameters; {missing} have none (initialise the model yourself)")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(effective_seed(seed, "fit"))
+        for m in model.modules():
+            if owns_parameters(m):
+                m.reset_parameters()  # type: ignore[operator]
 
 
 def fit(
@@ -215,6 +169,7 @@ def fit(
     clip_grad_norm: float | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     progress: bool = True,
+    reinit: bool = False,
 ) -> History:
     """Train ``model`` on ``train = (x, y)`` with mini-batch gradient steps.
 
@@ -222,18 +177,24 @@ def fit(
     (plus ``$DLCORE_SEED``). ``optimizer`` defaults to Adam with lr 1e-3. ``augment``
     transforms each input batch (training only). The model is moved to ``device``
     (default: :func:`dlcore.get_device`). Returns the per-epoch :class:`History`.
+
+    ``reinit=True`` makes the run own all of its randomness: before training, every module
+    with parameters is re-initialised (its ``reset_parameters()``) from the same ``seed``,
+    so ``fit(model, ..., seed=k, reinit=True)`` gives the same run whatever happened to the
+    model and to the global random state before.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"fit: model must be a torch.nn.Module, got {type(model).__name__}")
-    epochs = _positive_int(epochs, "fit", "epochs")
-    batch_size = _positive_int(batch_size, "fit", "batch_size")
+    check_module(model, "fit")
+    if not isinstance(reinit, bool):
+        raise TypeError(f"fit: reinit must be True or False, got {reinit!r}")
+    epochs = check_positive_int(epochs, "fit", "epochs")
+    batch_size = check_positive_int(batch_size, "fit", "batch_size")
     if clip_grad_norm is not None:
         if isinstance(clip_grad_norm, bool) or not isinstance(clip_grad_norm, (int, float)) \
                 or not clip_grad_norm > 0 or clip_grad_norm == float("inf"):
             raise ValueError(f"fit: clip_grad_norm must be a positive finite number or None, "
                              f"got {clip_grad_norm!r}")
-    x, y = _as_pair(train, "train")
-    test_pair = _as_pair(test, "test") if test is not None else None
+    x, y = check_pair(train, "fit", "train")
+    test_pair = check_pair(test, "fit", "test") if test is not None else None
     _check_dtypes(model, x, y, loss_fn, "train")
     if test_pair is not None:
         _check_dtypes(model, *test_pair, loss_fn, "test")
@@ -246,6 +207,8 @@ def fit(
         device = get_device(str(device)) if device.type != "cpu" else device
     else:
         raise TypeError(f"fit: device must be a string or torch.device, got {type(device).__name__}")
+    if reinit:
+        _reinitialise(model, seed)
     model.to(device)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

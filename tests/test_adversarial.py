@@ -13,10 +13,10 @@ from dlcore.adversarial import (
     class_visualization,
     dream,
     fgsm,
-    gaussian_blur,
     input_gradient,
     pgd,
 )
+from dlcore.transforms import gaussian_blur
 
 
 def linear_model(d: int = 12, k: int = 4, seed: int = 0) -> nn.Module:

@@ -15,18 +15,20 @@ from dlcore.autoencoders import (
     Autoencoder,
     Denoising,
     Seq2SeqAutoencoder,
-    corrupt,
     linear_autoencoder,
     mlp_autoencoder,
     pca_basis,
     pca_reconstruct,
     pretrain_layerwise,
     principal_angles,
+)
+from dlcore.metrics import (
     reconstruction_error,
     sequence_accuracy,
     sequence_cross_entropy,
     token_accuracy,
 )
+from dlcore.transforms import corrupt
 
 
 def _data(n: int = 50, d: int = 7, seed: int = 0) -> torch.Tensor:

@@ -157,17 +157,17 @@ def test_dropout_ridge_bad_shapes():
 
 @pytest.mark.parametrize("p", [1.0, 1.5, -0.1, float("nan")])
 def test_p_out_of_range(p):
-    with pytest.raises(ValueError, match="p is the probability of dropping a unit and must be in \\[0, 1\\)"):
+    with pytest.raises(ValueError, match=r"p \(the probability of dropping a unit\) must be (a finite number )?in \[0, 1\)"):
         dropout(torch.ones(3), p)
-    with pytest.raises(ValueError, match="must be in \\[0, 1\\)"):
+    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
         Dropout(p)
-    with pytest.raises(ValueError, match="must be in \\[0, 1\\)"):
+    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
         dropout_ridge(torch.ones(3, 2), torch.ones(3), p)
 
 
 @pytest.mark.parametrize("p", ["0.5", None, True])
 def test_p_not_a_number(p):
-    with pytest.raises(TypeError, match="p must be a number"):
+    with pytest.raises(TypeError, match=r"p \(the probability of dropping a unit\) must be a number"):
         dropout(torch.ones(3), p)
 
 

@@ -105,7 +105,7 @@ def test_plot_helpers_return_figures_with_titles_and_labels():
 def test_models_shapes_and_mlp_checks():
     assert dl.DigitsCNN()(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
     assert dl.Mnist1dCNN()(torch.zeros(2, 40)).shape == (2, 10)
-    net = dl.mlp([64, 32, 10], activation="tanh", dropout=0.2, batchnorm=True)
+    net = dl.mlp([64, 32, 10], activation="tanh", dropout=0.2, norm="batch")
     assert net(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
     with pytest.raises(ValueError, match="activation must be one of"):
         dl.mlp([2, 2], activation="swish")

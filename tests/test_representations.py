@@ -9,14 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dlcore.metrics import head_accuracy, multitask_loss
 from dlcore.representations import (
     MultiHead,
     ProbeResult,
     embed_2d,
-    head_accuracy,
     layer_features,
     linear_probe,
-    multitask_loss,
     plot_embedding,
     select_classes,
 )
@@ -180,7 +179,7 @@ def test_multitask_bad_input():
         multitask_loss([2, 2], weights=[1.0])
     with pytest.raises(ValueError, match="targets must be"):
         multitask_loss([2, 2])(torch.zeros(3, 4), torch.zeros(3, dtype=torch.long))
-    with pytest.raises(ValueError, match="columns"):
+    with pytest.raises(ValueError, match="logits must be"):
         multitask_loss([2, 2])(torch.zeros(3, 5), torch.zeros(3, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="head must be"):
         head_accuracy([2, 2], head=2)

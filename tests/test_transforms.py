@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import dlcore as dl
-from dlcore.augment import RandomAffine, affine_transform, random_affine, random_affine_matrices
+from dlcore.transforms import RandomAffine, affine_transform, random_affine, random_affine_matrices
 
 
 def images(n=6, c=1, h=8, w=8, seed=0):
