@@ -12,6 +12,7 @@ import contextlib
 import math
 import operator
 from collections.abc import Iterator, Sequence
+from typing import SupportsIndex, cast
 
 import torch
 from torch import Tensor, nn
@@ -52,7 +53,8 @@ def check_positive_int(value: object, fn: str, name: str, minimum: int = 1) -> i
     if isinstance(value, bool):
         raise TypeError(f"{fn}: {name} must be an int, got bool {value!r}")
     try:
-        number = operator.index(value)  # int, numpy.int64, a 0-d integer tensor
+        # int, numpy.int64, a 0-d integer tensor; anything else raises TypeError
+        number = operator.index(cast(SupportsIndex, value))
     except TypeError:
         raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__} {value!r}") from None
     if number < minimum:
@@ -155,8 +157,8 @@ def model_device(model: nn.Module, default: torch.device | None = None) -> torch
     """The device of the model's first parameter (or buffer); ``default`` (CPU) if it has none."""
     for tensor in model.parameters():
         return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
+    for buffer in model.buffers():
+        return buffer.device
     return default if default is not None else torch.device("cpu")
 
 

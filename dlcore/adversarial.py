@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +49,7 @@ _RANGE_TOL = 1e-6  # inputs may overshoot [0, 1] by float rounding, not more
 # ----------------------------------------------------------------------------- checks
 
 
-def _check_xy(fn: str, x: object, y: object, unit_range: bool = True) -> tuple[Tensor, Tensor]:
+def _check_xy(fn: str, x: Tensor, y: Tensor, unit_range: bool = True) -> tuple[Tensor, Tensor]:
     check_tensor(x, fn, "x")
     check_tensor(y, fn, "y")
     if x.dim() < 2:
@@ -281,6 +282,7 @@ def dream(
         def energy(inp: Tensor) -> Tensor:
             calls.clear()
             model(inp)
-            return calls[-1].output.flatten(1).pow(2).mean(1)  # (N,)
+            out = cast(Tensor, calls[-1].output)  # the layer's output (a tensor)
+            return out.flatten(1).pow(2).mean(1)  # (N,)
 
         return ascend(energy, x.to(model_device(model, x.device)), config, generator)

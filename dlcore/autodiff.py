@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from numbers import Real
+from typing import cast
 
 import torch
 from matplotlib.figure import Figure
@@ -32,7 +33,7 @@ def _as_value(other: object, op: str) -> Value:
     if isinstance(other, Value):
         return other
     if _is_number(other):
-        return Value(other)
+        return Value(cast(float, other))  # any real number: Value turns it into a float
     raise TypeError(
         f"Value {op}: the other operand must be a Value, int or float, "
         f"got {type(other).__name__} ({other!r:.40})"
@@ -304,9 +305,10 @@ class MLP:
                        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))]
 
     def __call__(self, x: Sequence[Value | float]) -> list[Value]:
-        for layer in self.layers:
-            x = layer(x)
-        return x
+        out = self.layers[0](x)  # there is at least one layer
+        for layer in self.layers[1:]:
+            out = layer(out)
+        return out
 
     def parameters(self) -> list[Value]:
         return [p for layer in self.layers for p in layer.parameters()]

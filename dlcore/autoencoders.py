@@ -8,7 +8,8 @@ reconstruction x_hat = g(z) (the decoder), trained to make x_hat close to x.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +37,7 @@ __all__ = [
 # ----------------------------------------------------------------------------- PCA
 
 
-def _check_matrix(x: object, fn: str, name: str) -> Tensor:
+def _check_matrix(x: Tensor, fn: str, name: str) -> Tensor:
     check_ndim(check_tensor(x, fn, name), fn, name, 2, "(N, D): one row per example")
     if not x.is_floating_point():
         raise TypeError(f"{fn}: {name} must be a floating-point tensor, got {x.dtype}")
@@ -181,7 +182,8 @@ class Denoising(nn.Module):
         self.level, self.kind, self.generator = level, kind, generator
 
     def encode(self, x: Tensor) -> Tensor:
-        return self.autoencoder.encode(x)
+        encode = cast(Callable[[Tensor], Tensor], self.autoencoder.encode)
+        return encode(x)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.training:
@@ -295,7 +297,7 @@ def pretrain_layerwise(
         opt = torch.optim.Adam(dae.parameters(), lr=lr)
         fit(dae, (codes, codes), epochs=epochs, batch_size=batch_size, optimizer=opt,
             loss_fn=F.mse_loss, metric=None, seed=seed + depth, device=device, progress=False)
-        layer = encoder[0].cpu()
+        layer = cast(nn.Linear, encoder[0]).cpu()
         layers.append(layer)
         with torch.no_grad():
             codes = act(layer(codes.cpu()))

@@ -117,7 +117,7 @@ def batch_norm(
     w = weight if weight is not None else x.new_ones(c)
     b = bias if bias is not None else x.new_zeros(c)
     if not training:
-        if running_mean is None:
+        if running_mean is None or running_var is None:  # both or neither (checked above)
             raise ValueError(f"{fn}: evaluation mode (training=False) needs running_mean and running_var")
         scale = w / torch.sqrt(running_var + eps)  # (C,) an affine map per channel
         return (x - running_mean.reshape(shape)) * scale.reshape(shape) + b.reshape(shape)
@@ -129,7 +129,7 @@ def batch_norm(
             f"got x of shape {tuple(x.shape)}"
         )
     y, mean, var = BatchNormFunction.apply(x, w, b, float(eps))
-    if running_mean is not None:
+    if running_mean is not None and running_var is not None:  # both or neither (checked above)
         with torch.no_grad():
             running_mean.mul_(1.0 - momentum).add_(momentum * mean.to(running_mean.dtype))
             unbiased = var * (m / (m - 1))  # the running estimate uses the unbiased variance
@@ -140,6 +140,9 @@ def batch_norm(
 class BatchNorm(nn.Module):
     """Layer form of :func:`batch_norm` for (N, C) or (N, C, H, W) inputs: learnable
     ``weight`` (1) and ``bias`` (0) per channel, running estimates as buffers."""
+
+    running_mean: Tensor  # buffers (registered in __init__)
+    running_var: Tensor
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True) -> None:

@@ -209,7 +209,8 @@ def _mnist1d() -> Dataset:
 
         def write(tmp: str) -> None:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
+                # mypy matches **arrays against savez's allow_pickle: bool
+                np.savez(fh, **arrays)  # type: ignore[arg-type]
 
         try:
             _atomic_write(path, write)
@@ -490,14 +491,15 @@ def _fashion_files() -> tuple[str, tuple[bytes, ...]]:
         paths = [folder / f for f in _IDX_FILES]
         if not all(p.exists() for p in paths):
             continue
-        raws = [_verified_raw(p, f) for p, f in zip(paths, _IDX_FILES)]
-        if all(r is not None for r in raws):
-            return f"{label} ({folder})", tuple(raws)
-        bad = [str(p) for p, r in zip(paths, raws) if r is None]
+        checked = [_verified_raw(p, f) for p, f in zip(paths, _IDX_FILES)]
+        verified = [r for r in checked if r is not None]
+        if len(verified) == len(checked):
+            return f"{label} ({folder})", tuple(verified)
+        bad = [str(p) for p, r in zip(paths, checked) if r is None]
         problems.append(f"{', '.join(bad)} failed the checksum (corrupted or not Fashion-MNIST)")
     folder = cache_dir() / "fashion_mnist"
     base = ONLINE_SOURCES["fashion_mnist"]["url"]
-    raws = []
+    raws: list[bytes] = []
     for filename in _IDX_FILES:
         url = base + filename
         try:

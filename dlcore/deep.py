@@ -12,6 +12,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
+from typing import TypeVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -57,8 +58,11 @@ def init_std(scheme: str, fan_in: int, fan_out: int) -> float:
     return math.sqrt(2.0 / fan_in)
 
 
-def init_linear_(model: nn.Module, scheme: str = "he",
-                 generator: torch.Generator | None = None) -> nn.Module:
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def init_linear_(model: ModuleT, scheme: str = "he",
+                 generator: torch.Generator | None = None) -> ModuleT:
     """Re-initialise, in place, every ``nn.Linear`` in ``model``: weights W ~ N(0, std^2)
     with ``std = init_std(scheme, fan_in, fan_out)``, biases zero. Returns ``model``."""
     if not isinstance(model, nn.Module):
@@ -158,7 +162,7 @@ def residual_mlp(in_features: int, width: int, depth: int, out_features: int,
     init_linear_(model, init, generator)
     with torch.no_grad():
         for block in model.blocks:
-            block.linear.weight.mul_(branch_scale)
+            cast(ResidualBlock, block).linear.weight.mul_(branch_scale)
     return model
 
 
@@ -190,7 +194,7 @@ def layer_gradient_norms(model: nn.Module, x: Tensor, y: Tensor,
     device = model_device(model)
     with capture_outputs(layers) as calls:
         loss = loss_fn(model(x.to(device)), y.to(device))
-    outputs = [call.output for call in calls]
+    outputs = [cast(Tensor, call.output) for call in calls]  # nn.Linear returns a tensor
     if wrt == "output" and len(outputs) != len(layers):
         raise ValueError("layer_gradient_norms: each Linear layer must be called exactly once "
                          f"per forward pass; {len(layers)} layers made {len(outputs)} calls")

@@ -77,13 +77,13 @@ def sequence_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     return F.cross_entropy(logits.flatten(0, -2), targets.flatten())
 
 
-def _check_pair(fn: str, a: object, b: object, name_a: str, name_b: str) -> None:
+def _check_pair(fn: str, a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
     check_tensor(a, fn, name_a)
     check_tensor(b, fn, name_b)
-    if a.shape != b.shape:  # type: ignore[union-attr]
-        raise ValueError(f"{fn}: {name_a} has shape {tuple(a.shape)} but {name_b} has "  # type: ignore[union-attr]
-                         f"{tuple(b.shape)}")  # type: ignore[union-attr]
-    if a.numel() == 0:  # type: ignore[union-attr]
+    if a.shape != b.shape:
+        raise ValueError(f"{fn}: {name_a} has shape {tuple(a.shape)} but {name_b} has "
+                         f"{tuple(b.shape)}")
+    if a.numel() == 0:
         raise ValueError(f"{fn}: {name_a} is empty")
 
 

@@ -136,13 +136,14 @@ def show_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> Any:
     return Markdown(text)
 
 
-def layer_table(model: nn.Module, input_shape: Sequence[int]) -> list[tuple[str, str, tuple, int]]:
+def layer_table(model: nn.Module, input_shape: Sequence[int]
+                ) -> list[tuple[str, str, tuple[int, ...] | str, int]]:
     """Run one input of ``input_shape`` (batch included) through ``model`` and list, for
     every leaf module in call order: name, type, output shape and parameter count."""
     leaves = [(name, m) for name, m in model.named_modules() if len(list(m.children())) == 0]
     with capture_outputs(leaves) as calls, eval_mode(model), torch.no_grad():
         model(torch.zeros(*input_shape, device=model_device(model)))
-    rows: list[tuple[str, str, tuple, int]] = []
+    rows: list[tuple[str, str, tuple[int, ...] | str, int]] = []
     for name, mod, out in calls:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else "-"
         rows.append((name, type(mod).__name__, shape, sum(p.numel() for p in mod.parameters(recurse=False))))

@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -147,7 +148,7 @@ def _check_image_shape(shape: object, fn: str) -> tuple[int, int, int]:
     if (not isinstance(shape, (tuple, list)) or len(shape) != 3
             or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape)):
         raise ValueError(f"{fn}: image_shape must be (C, H, W) positive ints, got {shape!r}")
-    return tuple(shape)  # type: ignore[return-value]
+    return tuple(shape)
 
 
 def build_model(recipe: Recipe, image_shape: tuple[int, int, int] = (1, 8, 8),
@@ -268,7 +269,8 @@ def train_recipe(recipe: Recipe, train: tuple[Tensor, Tensor], test: tuple[Tenso
         x, y = x[chosen], y[chosen]
     n_classes = int(max(y.max(), y_test.max())) + 1
     seed_everything(seed)  # initial weights and dropout masks
-    model = build_model(recipe, tuple(x.shape[1:]), n_classes)
+    image_shape = cast(tuple[int, int, int], tuple(x.shape[1:]))  # build_model checks (C, H, W)
+    model = build_model(recipe, image_shape, n_classes)
     loss_fn = (F.cross_entropy if recipe.label_smoothing == 0 else
                (lambda out, target: F.cross_entropy(out, target, label_smoothing=recipe.label_smoothing)))
     augment = (RandomAffine(recipe.rotation, recipe.shift, recipe.scale, recipe.shear, seed=seed)
@@ -367,7 +369,7 @@ def run_ablation(recipes: Mapping[str, Recipe], train: tuple[Tensor, Tensor],
         raise ValueError(f"{fn}: seeds must be a non-empty sequence of ints, got {seeds!r}")
     if (val is None) != (lr_factors is None):
         raise ValueError(f"{fn}: give val and lr_factors together (tuning needs both), or neither")
-    if lr_factors is None:
+    if lr_factors is None or val is None:  # both or neither (checked above)
         runs = {name: [train_recipe(recipe, train, test, seed, n_per_class, device) for seed in seeds]
                 for name, recipe in recipes.items()}
         return Ablation(dict(recipes), seeds, runs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -38,14 +39,14 @@ class ProbeResult:
     classifier: object
 
 
-def _as_numpy_features(f: object, fn: str, name: str) -> np.ndarray:
+def _as_numpy_features(f: Tensor, fn: str, name: str) -> np.ndarray:
     check_tensor(f, fn, name)
     if f.dim() < 2:
         raise ValueError(f"{fn}: {name} must be (N, ...) features with N rows, got shape {tuple(f.shape)}")
     return f.detach().flatten(1).cpu().double().numpy()
 
 
-def _as_numpy_labels(y: object, fn: str, name: str, n: int) -> np.ndarray:
+def _as_numpy_labels(y: Tensor, fn: str, name: str, n: int) -> np.ndarray:
     check_ndim(y, fn, name, 1, "(N,) integer class labels")
     if y.is_floating_point():
         raise TypeError(f"{fn}: {name} must hold integer class labels, got {y.dtype}")
@@ -126,7 +127,7 @@ def layer_features(
             model(x[i: i + batch_size].to(device))
     store: dict[str, list[Tensor]] = {name: [] for name in layers}
     for name, _module, out in calls:
-        store[name].append(out)
+        store[name].append(cast(Tensor, out))  # a tensor output, flattened by keep
     return {"input": x.flatten(1).cpu(), **{name: torch.cat(store[name]) for name in layers}}
 
 
@@ -203,10 +204,11 @@ def plot_embedding(points_by_panel: dict[str, Tensor], labels: Tensor, title: st
     cmap = plt.get_cmap("tab10")
     for ax, (name, z) in zip(axes.flat, points_by_panel.items(), strict=True):
         check_ndim(z, "plot_embedding", f"points {name!r}", 2, "(N, 2)")
-        z = z.cpu().numpy()
+        points = z.cpu().numpy()
         for c in np.unique(labels_np):
             sel = labels_np == c
-            ax.scatter(z[sel, 0], z[sel, 1], s=9, color=cmap(int(c) % 10), label=str(c), alpha=0.8)
+            ax.scatter(points[sel, 0], points[sel, 1], s=9, color=cmap(int(c) % 10), label=str(c),
+                       alpha=0.8)
         ax.set(title=name, xlabel=xlabel, ylabel=ylabel)
     axes[0, -1].legend(title="class", loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2)
     fig.suptitle(title)

@@ -12,7 +12,8 @@ One step of each cell, for a batch ``x: (N, I)`` and hidden state ``h: (N, H)``:
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -121,11 +122,11 @@ def lstm_gates(x: Tensor, hc: tuple[Tensor, Tensor] | None, w_ih: Tensor, w_hh: 
     hidden = _check_cell_args(fn, x, h, w_ih, w_hh, b_ih, b_hh, gates=4)
     if (h is None) != (c is None):
         raise TypeError(f"{fn}: hc must hold two tensors (h, c), got one None")
-    if c is not None:
+    if h is not None and c is not None:  # both or neither (checked above)
         check_tensor(c, fn, "c")
         if c.shape != h.shape:
             raise ValueError(f"{fn}: c must have the shape of h {tuple(h.shape)}, got {tuple(c.shape)}")
-    if h is None:
+    if h is None or c is None:  # both None (checked above)
         h = x.new_zeros(*x.shape[:-1], hidden)
         c = x.new_zeros(*x.shape[:-1], hidden)
     z = _preactivation(x, h, w_ih, w_hh, b_ih, b_hh)  # (N, 4H)
@@ -192,6 +193,7 @@ def rnn_layer(x: Tensor, h0: Tensor | None, w_ih: Tensor, w_hh: Tensor,
     for x_t in xs:  # the same weights at every step
         h = rnn_cell(x_t, h, w_ih, w_hh, b_ih, b_hh)
         outputs.append(h)
+    assert h is not None  # _time_major guarantees at least one time step
     return _stack_outputs(outputs, batch_first, unbatched), (h[0] if unbatched else h)
 
 
@@ -211,6 +213,7 @@ def lstm_layer(x: Tensor, hc0: tuple[Tensor, Tensor] | None, w_ih: Tensor, w_hh:
     for x_t in xs:
         hc = lstm_cell(x_t, hc, w_ih, w_hh, b_ih, b_hh)
         outputs.append(hc[0])
+    assert hc is not None  # _time_major guarantees at least one time step
     h, c = hc
     if unbatched:
         h, c = h[0], c[0]
@@ -243,14 +246,14 @@ class _Recurrent(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
-    def _weights(self) -> tuple:
+    def _weights(self) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         return self.weight_ih_l0, self.weight_hh_l0, self.bias_ih_l0, self.bias_hh_l0
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, batch_first={self.batch_first}"
 
 
-def _one_layer_state(fn: str, state: object, name: str) -> Tensor:
+def _one_layer_state(fn: str, state: Tensor, name: str) -> Tensor:
     """The (N, H) state of a one-layer recurrent module given as (1, N, H) (or (1, H) unbatched)."""
     check_tensor(state, fn, name)
     if state.dim() not in (2, 3) or state.shape[0] != 1:
@@ -266,6 +269,7 @@ class RNN(_Recurrent):
     gates = 1
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        _time_major("RNN", x, self.batch_first)  # errors named after the module called
         h0 = None if hx is None else _one_layer_state("RNN", hx, "hx")
         out, h = rnn_layer(x, h0, *self._weights(), batch_first=self.batch_first)
         return out, h.unsqueeze(0)
@@ -279,6 +283,7 @@ class LSTM(_Recurrent):
 
     def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
                 ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        _time_major("LSTM", x, self.batch_first)  # errors named after the module called
         if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError("LSTM: hx must be a pair (h0, c0) of tensors (1, N, H), or None")
         hc0 = None if hx is None else (_one_layer_state("LSTM", hx[0], "h0"),
@@ -331,14 +336,16 @@ class SequenceClassifier(nn.Module):
             check_positive_int(v, fn, name)
         if readout not in ("last", "all"):
             raise ValueError(f"{fn}: readout must be 'last' or 'all', got {readout!r}")
+        steps = 1  # hidden states the read-out sees
         if readout == "all":
             if seq_len is None:
                 raise ValueError(f"{fn}: readout='all' needs seq_len (the number of time steps)")
             check_positive_int(seq_len, fn, "seq_len")
+            steps = seq_len
         self.embed = nn.Embedding(vocab_size, input_size) if vocab_size is not None else None
         self.rnn = _recurrent(cell, input_size, hidden_size, fn)
         self.readout = readout
-        self.head = nn.Linear(hidden_size * (seq_len if readout == "all" else 1), n_classes)
+        self.head = nn.Linear(hidden_size * steps, n_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.embed is not None:
@@ -373,6 +380,11 @@ class CharLM(nn.Module):
         return self.forward_with_state(x)[0]
 
 
+def _forward_with_state(model: nn.Module) -> Callable[..., tuple[Tensor, Any]]:
+    """The model's ``forward_with_state(x, state)`` (checked present by the caller)."""
+    return cast(Callable[..., tuple[Tensor, Any]], model.forward_with_state)
+
+
 @torch.no_grad()
 def sample(model: nn.Module, prompt: Tensor, length: int, temperature: float = 1.0,
            generator: torch.Generator | None = None) -> Tensor:
@@ -395,9 +407,10 @@ def sample(model: nn.Module, prompt: Tensor, length: int, temperature: float = 1
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"{fn}: generator must be a torch.Generator or None, "
                         f"got {type(generator).__name__}")
+    forward_with_state = _forward_with_state(model)
     device = model_device(model)
     with eval_mode(model):
-        logits, state = model.forward_with_state(prompt.to(device).unsqueeze(0))  # read the prompt
+        logits, state = forward_with_state(prompt.to(device).unsqueeze(0))  # read the prompt
         codes = []
         for _ in range(length):
             last = logits[0, -1].float().cpu()  # (V,)
@@ -408,7 +421,7 @@ def sample(model: nn.Module, prompt: Tensor, length: int, temperature: float = 1
                 nxt = int(torch.multinomial(probs, 1, generator=generator))
             codes.append(nxt)
             step = torch.tensor([[nxt]], device=device)
-            logits, state = model.forward_with_state(step, state)  # carry the state forward
+            logits, state = forward_with_state(step, state)  # carry the state forward
     return torch.tensor(codes, dtype=torch.long)
 
 
@@ -454,6 +467,7 @@ def stream_bits(model: nn.Module, streams: Tensor, chunk: int,
         raise ValueError(f"{fn}: streams must be (n_streams, length) int64 codes, "
                          f"got shape {tuple(streams.shape)} and {streams.dtype}")
     check_positive_int(chunk, fn, "chunk")
+    forward_with_state = _forward_with_state(model)
     device = next(model.parameters()).device
     model.train(optimizer is not None)
     state, total, count = None, 0.0, 0
@@ -461,7 +475,7 @@ def stream_bits(model: nn.Module, streams: Tensor, chunk: int,
         for start in range(0, streams.shape[1] - 1, chunk):
             x = streams[:, start:start + chunk + 1].to(device)  # one extra step for the targets
             x, y = x[:, :-1], x[:, 1:]                          # (N, k) inputs and next codes
-            logits, state = model.forward_with_state(x, state)  # (N, k, V)
+            logits, state = forward_with_state(x, state)  # (N, k, V)
             state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
             if optimizer is not None:

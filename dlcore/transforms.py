@@ -120,8 +120,8 @@ def random_affine(
         )
     if not x.is_floating_point():
         raise TypeError(f"random_affine: x must be a floating-point tensor, got {x.dtype}")
-    theta = random_affine_matrices(len(x), tuple(x.shape[-2:]), rotation, shift, scale, shear, p,
-                                   generator)
+    theta = random_affine_matrices(len(x), (x.shape[-2], x.shape[-1]), rotation, shift, scale,
+                                   shear, p, generator)
     return affine_transform(x, theta)
 
 

@@ -1,4 +1,5 @@
-"""Lint: ruff over the Python code and the chapters' code cells; codespell over the prose."""
+"""Lint: ruff over the Python code and the chapters' code cells; mypy over dlcore; codespell
+over the prose."""
 
 import shutil
 import subprocess
@@ -40,6 +41,12 @@ def test_ruff_is_clean_on_the_chapters_code_cells(tmp_path):
                           "--extend-ignore", NOTEBOOK_IGNORES, str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout.replace(str(tmp_path), "chapters") + out.stderr
+
+
+# The settings ([tool.mypy] in pyproject.toml: files = ["dlcore"]) come from the repository root.
+def test_mypy_is_clean_on_dlcore():
+    out = subprocess.run([tool("mypy")], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
 
 
 # dlcore/_corpus_text.py is a frozen copy of the Python documentation (code, grammar), not our prose.
