@@ -110,7 +110,20 @@ def pytest_collect_file(parent, file_path: Path):
     return None
 
 
+# Tests that execute chapters, build notebooks or drive a browser: minutes, not seconds.
+# ``python3 run.py unit`` (pytest -m "not slow") runs everything else in well under a minute.
+SLOW_MODULES = {"test_notebooks.py", "test_browser.py", "test_chapter_collection.py",
+                "test_determinism.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if isinstance(item, ChapterItem) or Path(str(item.fspath)).name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: executes chapters or notebooks, or drives a browser")
     if getattr(config.option, "overwrite", False):
         raise pytest.UsageError("--overwrite would write JSON over the chapters' Markdown sources")
     # Two chapters executing at once on a 2-core machine: one thread each avoids

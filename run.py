@@ -4,6 +4,7 @@
     python3 run.py book    build the HTML book (executes every chapter)
     python3 run.py test    run the dlcore unit tests and execute every chapter
                            (with DLCORE_SEED=1: the build used the default seeds)
+    python3 run.py unit    only the dlcore unit tests and lint (no chapter runs): < 1 minute
     python3 run.py seeds 0-4 --threads 1,2 [CHAPTER ...]
                            execute every chapter (or those named) for each seed offset
                            and thread count; print a pass/fail table
@@ -94,6 +95,10 @@ def test(extra: list[str]) -> None:
         env_extra={"DLCORE_SEED": seed})
 
 
+def unit(extra: list[str]) -> None:
+    run(PY, "-m", "pytest", "-n", "auto", "-m", "not slow", "tests", *extra)
+
+
 def seeds(extra: list[str]) -> None:
     if not extra:
         sys.exit("usage: python3 run.py seeds 0-4 [--threads 1,2] [chapters/NN_name.md ...]")
@@ -101,7 +106,7 @@ def seeds(extra: list[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands = {"book": book, "test": test, "seeds": seeds}
+    commands = {"book": book, "test": test, "unit": unit, "seeds": seeds}
     if not argv or argv[0] not in commands:
         sys.exit(__doc__)
     ensure_env()

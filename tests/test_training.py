@@ -184,3 +184,78 @@ def test_accuracy_of_sequences():
 def test_evaluate_and_predict_check_their_input(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call(nn.Linear(2, 2))
+
+
+def test_fit_reinit_owns_the_runs_randomness():
+    x = torch.rand(40, 6)
+    y = (x.sum(1) > 3).long()
+
+    def run(pre_seed):
+        torch.manual_seed(pre_seed)  # a different model and global state before each run
+        model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(),
+                                    torch.nn.Linear(8, 2))
+        before = torch.get_rng_state()
+        dl.fit(model, (x, y), epochs=2, batch_size=8, seed=3, reinit=True, device="cpu",
+               progress=False, optimizer=None)
+        return model, before
+
+    (a, _), (b, _) = run(0), run(1)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb)
+    # without reinit the two starting points differ, and so do the results
+    torch.manual_seed(0)
+    c = torch.nn.Linear(6, 2)
+    torch.manual_seed(1)
+    d = torch.nn.Linear(6, 2)
+    dl.fit(c, (x, y), epochs=1, seed=3, device="cpu", progress=False)
+    dl.fit(d, (x, y), epochs=1, seed=3, device="cpu", progress=False)
+    assert not torch.equal(c.weight, d.weight)
+
+
+def test_fit_reinit_leaves_the_global_random_state_alone_and_refuses_custom_parameters():
+    model = torch.nn.Linear(3, 2)
+    data = (torch.rand(4, 3), torch.tensor([0, 1, 0, 1]))
+    state = torch.get_rng_state()
+    dl.fit(model, data, epochs=1, reinit=True, device="cpu", progress=False)
+    assert torch.equal(state, torch.get_rng_state())
+
+    class Scale(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(3))
+
+        def forward(self, x):
+            return x * self.w
+
+    with pytest.raises(ValueError, match="fit: reinit=True needs reset_parameters"):
+        dl.fit(torch.nn.Sequential(Scale(), torch.nn.Linear(3, 2)),
+               (torch.rand(4, 3), torch.tensor([0, 1, 0, 1])), reinit=True, progress=False)
+    with pytest.raises(TypeError, match="fit: reinit must be True or False"):
+        dl.fit(model, (torch.rand(4, 3), torch.tensor([0, 1, 0, 1])), reinit=1, progress=False)
+
+
+def test_fit_clips_the_gradient_norm_it_is_given():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(5, 1)
+    seen = []
+
+    x, y = torch.rand(16, 5) * 100, torch.rand(16, 1) * 100
+
+    class Spy(torch.optim.SGD):
+        def step(self, closure=None):
+            seen.append(torch.cat([p.grad.flatten() for p in model.parameters()]).norm().item())
+            return super().step(closure)
+
+    opt = Spy(model.parameters(), lr=0.0)
+    dl.fit(model, (x, y), epochs=1, batch_size=4, optimizer=opt, loss_fn=torch.nn.functional.mse_loss,
+           metric=None, clip_grad_norm=0.5, device="cpu", progress=False)
+    assert len(seen) == 4 and seen == pytest.approx([0.5] * 4, rel=1e-4)  # every raw norm >> 0.5
+
+
+def test_fit_steps_the_scheduler_once_per_epoch():
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 / (1 + step))
+    dl.fit(model, (torch.rand(10, 2), torch.randint(0, 2, (10,))), epochs=2, batch_size=5,
+           optimizer=opt, scheduler=sched, device="cpu", progress=False)
+    assert sched.last_epoch == 2 and opt.param_groups[0]["lr"] == pytest.approx(1 / 3)
