@@ -15,7 +15,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_ndim, check_positive_int, check_tensor
+from ._checks import check_ndim, check_number, check_positive_int, check_tensor
 from .batchnorm import LayerNorm
 
 __all__ = [
@@ -89,8 +89,8 @@ def attention_weights(q: Tensor, k: Tensor, attn_mask: Tensor | None = None,
         raise ValueError(f"{fn}: give attn_mask or is_causal=True, not both")
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])
-    elif isinstance(scale, bool) or not isinstance(scale, (int, float)):
-        raise TypeError(f"{fn}: scale must be a number or None, got {type(scale).__name__}")
+    else:
+        scale = check_number(scale, fn, "scale")
     length, source = q.shape[-2], k.shape[-2]
     scores = (q @ k.transpose(-2, -1)) * scale  # (..., L, S): how well query i matches key j
     if is_causal:

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from ._checks import check_positive_int, check_tensor
+from ._checks import check_number, check_positive_int, check_tensor
 
 __all__ = ["batch_norm", "BatchNormFunction", "BatchNorm", "layer_norm", "LayerNorm"]
 
@@ -108,10 +108,8 @@ def batch_norm(
         raise ValueError(f"{fn}: give both running_mean and running_var, or neither")
     if not isinstance(training, bool):
         raise TypeError(f"{fn}: training must be True or False, got {type(training).__name__}")
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"{fn}: momentum must be a number in [0, 1], got {momentum!r}")
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-        raise ValueError(f"{fn}: eps must be a positive number, got {eps!r}")
+    momentum = check_number(momentum, fn, "momentum", lo=0.0, hi=1.0)
+    eps = check_number(eps, fn, "eps", lo=0.0, lo_open=True)
 
     shape = _stat_shape(x)
     w = weight if weight is not None else x.new_ones(c)
@@ -193,8 +191,7 @@ def layer_norm(x: Tensor, normalized_shape: int | tuple[int, ...] | list[int],
             check_tensor(t, fn, name)
             if tuple(t.shape) != shape:
                 raise ValueError(f"{fn}: {name} must have shape {shape}, got {tuple(t.shape)}")
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-        raise ValueError(f"{fn}: eps must be a positive number, got {eps!r}")
+    eps = check_number(eps, fn, "eps", lo=0.0, lo_open=True)
     dims = tuple(range(-k, 0))
     mean = x.mean(dim=dims, keepdim=True)                      # (*, 1, ..., 1)
     var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)       # biased, as torch

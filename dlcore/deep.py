@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_positive_int, check_tensor, model_device
+from ._checks import check_number, check_positive_int, check_tensor, model_device
 from .introspection import capture_outputs
 from .models import ACTIVATIONS, mlp
 
@@ -154,10 +154,7 @@ def residual_mlp(in_features: int, width: int, depth: int, out_features: int,
     _check_sizes("residual_mlp", in_features, width, depth, out_features, activation, init)
     if branch_scale is None:
         branch_scale = 1.0 / math.sqrt(depth)
-    if isinstance(branch_scale, bool) or not isinstance(branch_scale, (int, float)):
-        raise TypeError(f"residual_mlp: branch_scale must be a number, got {type(branch_scale).__name__}")
-    if not (math.isfinite(branch_scale) and branch_scale >= 0):
-        raise ValueError(f"residual_mlp: branch_scale must be finite and >= 0, got {branch_scale}")
+    branch_scale = check_number(branch_scale, "residual_mlp", "branch_scale", lo=0.0)
     model = ResidualMLP(in_features, width, depth, out_features, activation, flatten)
     init_linear_(model, init, generator)
     with torch.no_grad():

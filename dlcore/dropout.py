@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_ndim, check_positive_int, check_probability, check_tensor
+from ._checks import check_ndim, check_number, check_positive_int, check_probability, check_tensor
 
 __all__ = ["dropout", "Dropout", "mc_dropout_predict", "max_norm_", "dropout_ridge"]
 
@@ -93,8 +93,7 @@ def mc_dropout_predict(model: nn.Module, x: Tensor, samples: int = 100) -> Tenso
 def max_norm_(model: nn.Module, max_norm: float) -> None:
     """Max-norm constraint, in place: rescale every row of every ``nn.Linear`` weight
     (the incoming weights of one unit) whose Euclidean norm exceeds ``max_norm``."""
-    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not max_norm > 0:
-        raise ValueError(f"max_norm_: max_norm must be a positive number, got {max_norm!r}")
+    max_norm = check_number(max_norm, "max_norm_", "max_norm", lo=0.0, lo_open=True, allow_inf=True)
     for m in model.modules():
         if isinstance(m, nn.Linear):
             norms = m.weight.norm(dim=1, keepdim=True)  # (out, 1)

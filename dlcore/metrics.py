@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._checks import check_tensor
+from ._checks import check_number, check_tensor
 
 __all__ = [
     "accuracy",
@@ -135,9 +135,7 @@ def multitask_loss(head_sizes: Sequence[int],
     w = [1.0] * len(sizes) if weights is None else list(weights)
     if len(w) != len(sizes):
         raise ValueError(f"{fn}: {len(w)} weights for {len(sizes)} heads")
-    for value in w:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
-            raise ValueError(f"{fn}: weights must be finite numbers >= 0, got {w}")
+    w = [check_number(value, fn, f"each of weights (got {w})", lo=0.0) for value in w]
 
     def loss(logits: Tensor, targets: Tensor) -> Tensor:
         outs = _split(fn, logits, targets, sizes)

@@ -13,7 +13,6 @@ training times. Switch an ingredient off with ``dataclasses.replace(recipe, drop
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._checks import check_number
 from .data import take_per_class
 from .models import ACTIVATIONS, mlp
 from .seeding import make_generator, seed_everything
@@ -88,13 +88,7 @@ class Recipe:
 
         def number(name: str, low: float, high: float | None = None) -> None:
             """value in [low, high), or value >= low when high is None"""
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"Recipe: {name} must be a number, got {type(value).__name__}")
-            too_high = high is not None and value >= high
-            if not math.isfinite(value) or value < low or too_high:
-                bound = f"in [{low}, {high})" if high is not None else f">= {low}"
-                raise ValueError(f"Recipe: {name} must be {bound}, got {value}")
+            check_number(getattr(self, name), "Recipe", name, lo=low, hi=high, hi_open=True)
 
         def positive_int(name: str) -> None:
             value = getattr(self, name)
@@ -374,9 +368,10 @@ def run_ablation(recipes: Mapping[str, Recipe], train: tuple[Tensor, Tensor],
                 for name, recipe in recipes.items()}
         return Ablation(dict(recipes), seeds, runs)
     factors = list(lr_factors)
-    if not factors or any(isinstance(f, bool) or not isinstance(f, (int, float)) or not f > 0
-                          for f in factors):
+    if not factors:
         raise ValueError(f"{fn}: lr_factors must be a non-empty sequence of positive numbers, got {factors!r}")
+    factors = [check_number(f, fn, f"each of lr_factors (got {factors!r})", lo=0.0, lo_open=True)
+               for f in factors]
     x_test, y_test = _pair(test, fn, "test")
     runs = {}
     for name, recipe in recipes.items():

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_positive_int, check_tensor, eval_mode, model_device
+from ._checks import check_number, check_positive_int, check_tensor, eval_mode, model_device
 
 __all__ = [
     "rnn_cell", "lstm_cell", "lstm_gates", "LSTMGates", "rnn_layer", "lstm_layer",
@@ -402,8 +402,7 @@ def sample(model: nn.Module, prompt: Tensor, length: int, temperature: float = 1
         raise ValueError(f"{fn}: prompt must be a non-empty 1-D int64 tensor of codes, "
                          f"got shape {tuple(prompt.shape)} and {prompt.dtype}")
     check_positive_int(length, fn, "length", minimum=0)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
-        raise ValueError(f"{fn}: temperature must be a number >= 0, got {temperature!r}")
+    temperature = check_number(temperature, fn, "temperature", lo=0.0)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"{fn}: generator must be a torch.Generator or None, "
                         f"got {type(generator).__name__}")
@@ -468,7 +467,7 @@ def stream_bits(model: nn.Module, streams: Tensor, chunk: int,
                          f"got shape {tuple(streams.shape)} and {streams.dtype}")
     check_positive_int(chunk, fn, "chunk")
     forward_with_state = _forward_with_state(model)
-    device = next(model.parameters()).device
+    device = model_device(model)
     model.train(optimizer is not None)
     state, total, count = None, 0.0, 0
     with torch.set_grad_enabled(optimizer is not None):
@@ -537,9 +536,8 @@ def ngram_log2_probs(train: Tensor, test: Tensor, order: int, vocab_size: int,
     for name, t in (("train", train), ("test", test)):
         if len(t) and (int(t.min()) < 0 or int(t.max()) >= vocab_size):
             raise ValueError(f"{fn}: {name} has codes outside [0, vocab_size={vocab_size})")
-    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float))
-                              or alpha <= 0):
-        raise ValueError(f"{fn}: alpha must be a number > 0 (or None for Witten-Bell), got {alpha!r}")
+    if alpha is not None:
+        alpha = check_number(alpha, fn, "alpha", lo=0.0, lo_open=True)
     tr, te = train.numpy().astype(np.int64), test.numpy().astype(np.int64)
     n, V = len(te), vocab_size
     p = np.full(n, 1.0 / V)                                  # order 0: uniform

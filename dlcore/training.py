@@ -17,7 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_module, check_pair, check_positive_int, eval_mode, model_device
+from ._checks import (
+    check_module,
+    check_number,
+    check_pair,
+    check_positive_int,
+    eval_mode,
+    model_device,
+)
 from .device import get_device
 from .metrics import accuracy
 from .seeding import effective_seed, make_generator
@@ -189,10 +196,8 @@ def fit(
     epochs = check_positive_int(epochs, "fit", "epochs")
     batch_size = check_positive_int(batch_size, "fit", "batch_size")
     if clip_grad_norm is not None:
-        if isinstance(clip_grad_norm, bool) or not isinstance(clip_grad_norm, (int, float)) \
-                or not clip_grad_norm > 0 or clip_grad_norm == float("inf"):
-            raise ValueError(f"fit: clip_grad_norm must be a positive finite number or None, "
-                             f"got {clip_grad_norm!r}")
+        clip_grad_norm = check_number(clip_grad_norm, "fit", "clip_grad_norm",
+                                      lo=0.0, lo_open=True)
     x, y = check_pair(train, "fit", "train")
     test_pair = check_pair(test, "fit", "test") if test is not None else None
     _check_dtypes(model, x, y, loss_fn, "train")

@@ -178,17 +178,22 @@ def test_training_not_bool():
         batch_norm(x, rm, rv, training="yes")
 
 
-@pytest.mark.parametrize("momentum", [-0.1, 1.5, "0.1", True])
-def test_bad_momentum(momentum):
+@pytest.mark.parametrize("momentum, error, message", [
+    (-0.1, ValueError, "momentum must be in \\[0, 1\\]"), (1.5, ValueError, "momentum must be in \\[0, 1\\]"),
+    (float("nan"), ValueError, "momentum must be a finite number in \\[0, 1\\]"),
+    ("0.1", TypeError, "momentum must be a number"), (True, TypeError, "momentum must be a number")])
+def test_bad_momentum(momentum, error, message):
     x, rm, rv = ok()
-    with pytest.raises(ValueError, match="momentum must be a number in \\[0, 1\\]"):
+    with pytest.raises(error, match=f"batch_norm: {message}"):
         batch_norm(x, rm, rv, training=True, momentum=momentum)
 
 
-@pytest.mark.parametrize("eps", [0.0, -1e-5, "1e-5"])
-def test_bad_eps(eps):
+@pytest.mark.parametrize("eps, error, message", [
+    (0.0, ValueError, "eps must be > 0"), (-1e-5, ValueError, "eps must be > 0"),
+    (float("inf"), ValueError, "eps must be a finite number > 0"), ("1e-5", TypeError, "eps must be a number")])
+def test_bad_eps(eps, error, message):
     x, rm, rv = ok()
-    with pytest.raises(ValueError, match="eps must be a positive number"):
+    with pytest.raises(error, match=f"batch_norm: {message}"):
         batch_norm(x, rm, rv, eps=eps)
 
 
@@ -261,8 +266,8 @@ def test_layer_norm_module_matches_torch():
     (dict(normalized_shape=()), TypeError, "normalized_shape must be"),
     (dict(normalized_shape="3"), TypeError, "normalized_shape must be"),
     (dict(normalized_shape=3, weight=torch.ones(4)), ValueError, "weight must have shape"),
-    (dict(normalized_shape=3, eps=0.0), ValueError, "eps must be a positive number"),
-    (dict(normalized_shape=3, eps=float("nan")), ValueError, "eps must be a positive number"),
+    (dict(normalized_shape=3, eps=0.0), ValueError, "eps must be > 0"),
+    (dict(normalized_shape=3, eps=float("nan")), ValueError, "eps must be a finite number > 0"),
 ])
 def test_layer_norm_bad_input(kwargs, error, match):
     args = dict(x=torch.randn(2, 3))

@@ -284,9 +284,9 @@ def test_bad_model_arguments(build):
 
 
 def test_bad_branch_scale():
-    with pytest.raises(ValueError, match="branch_scale must be finite and >= 0"):
+    with pytest.raises(ValueError, match="residual_mlp: branch_scale must be >= 0"):
         residual_mlp(4, 4, 3, 2, branch_scale=-0.5)
-    with pytest.raises(ValueError, match="branch_scale must be finite and >= 0"):
+    with pytest.raises(ValueError, match="residual_mlp: branch_scale must be a finite number >= 0"):
         residual_mlp(4, 4, 3, 2, branch_scale=float("nan"))
     with pytest.raises(TypeError, match="branch_scale must be a number"):
         residual_mlp(4, 4, 3, 2, branch_scale="small")

@@ -124,9 +124,11 @@ def test_max_norm_bounds_rows_and_leaves_small_rows():
     assert torch.allclose(layer.weight[0], torch.tensor([1.2, 1.6, 0, 0]))
 
 
-@pytest.mark.parametrize("bad", [0, -1.0, "2"])
-def test_max_norm_bad_value(bad):
-    with pytest.raises(ValueError, match="max_norm must be a positive number"):
+@pytest.mark.parametrize("bad, error, message", [
+    (0, ValueError, "must be > 0"), (-1.0, ValueError, "must be > 0"),
+    (float("nan"), ValueError, "must be a finite number > 0"), ("2", TypeError, "must be a number")])
+def test_max_norm_bad_value(bad, error, message):
+    with pytest.raises(error, match=f"max_norm_: max_norm {message}"):
         max_norm_(nn.Linear(2, 2), bad)
 
 

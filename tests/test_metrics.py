@@ -125,8 +125,9 @@ def test_an_unlabelled_batch_gives_a_zero_loss_that_fit_trains_through():
 @pytest.mark.parametrize("call, error, message", [
     (lambda: multitask_loss([2, 0]), ValueError, "head_sizes must be"),
     (lambda: multitask_loss(3), ValueError, "head_sizes must be"),
-    (lambda: multitask_loss([2, 3], weights=[1.0, float("nan")]), ValueError, "weights must be finite"),
-    (lambda: multitask_loss([2, 3], weights=[1.0, -1.0]), ValueError, "weights must be finite"),
+    (lambda: multitask_loss([2, 3], weights=[1.0, float("nan")]), ValueError,
+     r"each of weights \(got \[1.0, nan\]\) must be a finite number >= 0"),
+    (lambda: multitask_loss([2, 3], weights=[1.0, -1.0]), ValueError, "must be >= 0, got -1"),
     (lambda: multitask_loss([2, 3])(torch.zeros(4, 5), torch.zeros(4, 2)), TypeError, "integer labels"),
     (lambda: multitask_loss([2, 3])(torch.zeros(4, 5), torch.full((4, 2), 3)), ValueError,
      r"labels of task 0 must be in \[0, 2\) or -1"),

@@ -46,10 +46,10 @@ def test_defaults_are_the_full_recipe_and_changes_names_the_differences():
     ("pooling", "min", ValueError, "pooling must be one of"),
     ("optimizer", "lbfgs", ValueError, "optimizer must be one of"),
     ("schedule", "step", ValueError, "schedule must be one of"),
-    ("dropout", 1.0, ValueError, "dropout must be in [0.0, 1.0)"),
+    ("dropout", 1.0, ValueError, "dropout must be in [0, 1)"),
     ("dropout", -0.1, ValueError, "dropout"),
     ("dropout", "0.5", TypeError, "dropout must be a number"),
-    ("weight_decay", -1e-4, ValueError, "weight_decay must be >= 0.0"),
+    ("weight_decay", -1e-4, ValueError, "weight_decay must be >= 0"),
     ("label_smoothing", 1.0, ValueError, "label_smoothing"),
     ("lr", 0.0, ValueError, "lr must be > 0"),
     ("lr", -0.1, ValueError, "lr"),
@@ -361,7 +361,7 @@ def test_run_ablation_tunes_the_step_size_on_validation_and_tests_the_chosen_run
     ({"val": "tiny"}, "give val and lr_factors together"),
     ({"lr_factors": (), "val": None}, "give val and lr_factors together"),
     ({"lr_factors": (), "val": "data"}, "lr_factors must be a non-empty sequence of positive numbers"),
-    ({"lr_factors": (1.0, -2.0), "val": "data"}, "lr_factors must be a non-empty sequence"),
+    ({"lr_factors": (1.0, -2.0), "val": "data"}, "each of lr_factors (got [1.0, -2.0]) must be > 0"),
 ])
 def test_run_ablation_rejects_half_a_tuning_request(kwargs, words):
     x, y = tiny_data()
