@@ -64,10 +64,10 @@ def test_init_linear_matches_torch_init_with_same_generator():
     layer, ref = nn.Linear(70, 40), torch.empty(40, 70)
     init_linear_(layer, "he", generator=gen(3))
     nn.init.kaiming_normal_(ref, nonlinearity="relu", generator=gen(3))
-    assert torch.allclose(layer.weight, ref)
+    torch.testing.assert_close(layer.weight, ref)
     init_linear_(layer, "xavier", generator=gen(3))
     nn.init.xavier_normal_(ref, generator=gen(3))
-    assert torch.allclose(layer.weight, ref)
+    torch.testing.assert_close(layer.weight, ref)
 
 
 def test_init_linear_is_deterministic_and_covers_every_layer():
@@ -120,7 +120,7 @@ def test_residual_mlp_shapes_and_same_parameters_as_plain(depth):
 def test_residual_block_forward_is_h_plus_branch():
     block = ResidualBlock(6, "tanh").double()
     h = torch.randn(4, 6, dtype=torch.float64, generator=gen(1))
-    assert torch.allclose(block(h), h + block.linear(torch.tanh(h)))
+    torch.testing.assert_close(block(h), h + block.linear(torch.tanh(h)))
 
 
 def test_residual_mlp_branch_scale():
@@ -128,13 +128,13 @@ def test_residual_mlp_branch_scale():
     scaled = residual_mlp(16, 200, depth, 3, "relu", "he", generator=gen(2))
     unscaled = residual_mlp(16, 200, depth, 3, "relu", "he", generator=gen(2), branch_scale=1.0)
     for bs, bu in zip(scaled.blocks, unscaled.blocks, strict=True):
-        assert torch.allclose(bs.linear.weight, bu.linear.weight / math.sqrt(depth))
+        torch.testing.assert_close(bs.linear.weight, bu.linear.weight / math.sqrt(depth))
     assert torch.equal(scaled.stem.weight, unscaled.stem.weight)
     assert torch.equal(scaled.head.weight, unscaled.head.weight)
     # branch_scale=0: every block is the identity at initialisation
     zero = residual_mlp(16, 20, depth, 3, "relu", "he", generator=gen(2), branch_scale=0.0)
     x = torch.randn(5, 16, generator=gen(3))
-    assert torch.allclose(zero(x), zero.head(torch.relu(zero.stem(x))))
+    torch.testing.assert_close(zero(x), zero.head(torch.relu(zero.stem(x))))
 
 
 def test_residual_mlp_variance_grows_as_predicted():
@@ -189,8 +189,8 @@ def test_layer_gradient_norms_match_manual_backprop(seed, activation, act, dact)
     got_w = layer_gradient_norms(model, x, y)
     got_z = layer_gradient_norms(model, x, y, wrt="output")
     assert got_w.dtype == torch.float64 and got_w.shape == (depth + 1,)
-    assert torch.allclose(got_w, want_w.detach())
-    assert torch.allclose(got_z, want_z.detach())
+    torch.testing.assert_close(got_w, want_w.detach())
+    torch.testing.assert_close(got_z, want_z.detach())
 
 
 def test_layer_gradient_norms_on_residual_net_and_custom_loss():
@@ -200,7 +200,7 @@ def test_layer_gradient_norms_on_residual_net_and_custom_loss():
     got = layer_gradient_norms(model, x, target, loss_fn=F.mse_loss)
     loss = F.mse_loss(model(x), target)
     ref = torch.autograd.grad(loss, [la.weight for la in linear_layers(model)])
-    assert torch.allclose(got, torch.stack([r.norm() for r in ref]))
+    torch.testing.assert_close(got, torch.stack([r.norm() for r in ref]))
     assert len(got) == 5
 
 
@@ -222,7 +222,7 @@ def test_weight_change_measures_each_layer():
         layers[1].weight.mul_(1.5)  # moves by half its norm
         layers[3].weight.add_(1.0)
     rel = weight_change(model, snap)
-    assert torch.allclose(rel[[0, 2]], torch.zeros(2, dtype=torch.float64))
+    torch.testing.assert_close(rel[[0, 2]], torch.zeros(2, dtype=torch.float64))
     assert math.isclose(rel[1].item(), 0.5, rel_tol=1e-6)
     absolute = weight_change(model, snap, relative=False)
     assert math.isclose(absolute[3].item(), math.sqrt(layers[3].weight.numel()), rel_tol=1e-6)

@@ -160,7 +160,7 @@ def test_weight_decay_equals_the_gradient_of_an_l2_penalty_in_float64(seed):
         for p in b.parameters():
             p -= lr * p.grad
     for pa, pb in zip(a.parameters(), b.parameters()):
-        assert torch.allclose(pa, pb)
+        torch.testing.assert_close(pa, pb)
 
 
 # ----------------------------------------------------------------------------- canvas
@@ -180,7 +180,7 @@ def test_place_on_canvas_equals_a_loop_and_keeps_every_pixel(shape, size):
     for i in range(n):
         expected[i, :, top[i]:top[i] + h, left[i]:left[i] + w] = x[i]
     assert torch.equal(out, expected)
-    assert torch.allclose(out.sum((1, 2, 3)), x.sum((1, 2, 3)))
+    torch.testing.assert_close(out.sum((1, 2, 3)), x.sum((1, 2, 3)))
     assert torch.equal(place_on_canvas(x, size, seed=3), out)  # deterministic per seed
 
 

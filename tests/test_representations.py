@@ -90,8 +90,8 @@ def test_layer_features_default_reads_every_activation():
     feats = layer_features(model, x, batch_size=4)  # several batches
     assert list(feats) == ["input", "2", "4"]
     assert feats["input"].shape == (9, 12)
-    assert torch.allclose(feats["2"], model[:3](x))
-    assert torch.allclose(feats["4"], model[:5](x))
+    torch.testing.assert_close(feats["2"], model[:3](x))
+    torch.testing.assert_close(feats["4"], model[:5](x))
 
 
 def test_layer_features_named_layers_restores_mode_and_removes_hooks():
@@ -157,13 +157,13 @@ def test_multihead_loss_and_metric():
     expected = F.cross_entropy(logits[:, :3], targets[:, 0]) + 0.5 * F.cross_entropy(
         logits[mask, 3:], targets[mask, 1]
     )
-    assert torch.allclose(loss, expected)
+    torch.testing.assert_close(loss, expected)
     loss.backward()  # differentiable through both heads
     assert all(p.grad is not None for p in net.parameters())
     # a task with no labels at all contributes nothing
     unlabelled = targets.clone()
     unlabelled[:, 1] = -1
-    assert torch.allclose(multitask_loss([3, 2])(logits, unlabelled), F.cross_entropy(logits[:, :3], targets[:, 0]))
+    torch.testing.assert_close(multitask_loss([3, 2])(logits, unlabelled), F.cross_entropy(logits[:, :3], targets[:, 0]))
     acc1 = head_accuracy([3, 2], head=1)(logits, targets)
     pred = logits[mask, 3:].argmax(1)
     assert acc1 == pytest.approx((pred == targets[mask, 1]).float().mean().item())
