@@ -3,6 +3,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dlcore.conv import Conv2d, conv1d, conv2d
 
@@ -35,6 +37,35 @@ def test_conv2d_matches_torch_values_and_gradients(seed):
     grads_ours = torch.autograd.grad(ours, inputs, g)
     grads_ref = torch.autograd.grad(ref, inputs, g)
     for a, r in zip(grads_ours, grads_ref):
+        torch.testing.assert_close(a, r)
+
+
+@st.composite
+def conv2d_cases(draw):
+    """Shapes drawn field by field, so a failure shrinks to the smallest failing shape."""
+    n, c, o = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    h = draw(st.integers(max(1, kh - 2 * ph), 9))
+    w = draw(st.integers(max(1, kw - 2 * pw), 9))
+    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+    x = torch.randn(n, c, h, w, generator=gen, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(o, c, kh, kw, generator=gen, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(o, generator=gen, dtype=torch.float64, requires_grad=True)
+    return x, weight, bias, (sh, sw), (ph, pw)
+
+
+@settings(max_examples=60, deadline=None)
+@given(conv2d_cases())
+def test_conv2d_matches_torch_on_any_shape(case):
+    x, weight, bias, stride, padding = case
+    ours = conv2d(x, weight, bias, stride, padding)
+    ref = F.conv2d(x, weight, bias, stride, padding)
+    torch.testing.assert_close(ours, ref)
+    g = torch.randn_like(ref)
+    for a, r in zip(torch.autograd.grad(ours, (x, weight, bias), g),
+                    torch.autograd.grad(ref, (x, weight, bias), g), strict=True):
         torch.testing.assert_close(a, r)
 
 
