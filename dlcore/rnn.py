@@ -25,7 +25,7 @@ from ._checks import check_number, check_positive_int, check_tensor, eval_mode, 
 __all__ = [
     "rnn_cell", "lstm_cell", "lstm_gates", "LSTMGates", "rnn_layer", "lstm_layer",
     "RNN", "LSTM", "set_forget_bias", "SequenceClassifier", "CharLM", "sample", "sample_text",
-    "batchify", "stream_bits", "ngram_log2_probs",
+    "batchify", "stream_bits", "ngram_log2_probs", "next_char_windows",
 ]
 
 
@@ -557,3 +557,28 @@ def ngram_log2_probs(train: Tensor, test: Tensor, order: int, vocab_size: int,
         else:
             p = np.where(c_h > 0, (c_hc + types * p) / np.maximum(c_h + types, 1.0), p)
     return torch.from_numpy(np.log2(p))
+
+
+# ----------------------------------------------------------------------------- windows
+
+
+def next_char_windows(codes: Tensor, window: int) -> tuple[Tensor, Tensor]:
+    """Cut a 1-D stream of codes into non-overlapping windows and their next-code targets.
+
+    With ``n = (len(codes) - 1) // window``, returns ``inputs, targets``, both ``(n, window)``
+    int64: ``inputs[j] = codes[j*window : (j+1)*window]`` and ``targets`` the same windows
+    shifted by one code, so ``targets[j, t]`` is the code that follows ``inputs[j, t]``. The
+    last ``len(codes) - 1 - n*window`` codes are dropped. Both are views of ``codes``.
+    """
+    fn = "next_char_windows"
+    check_tensor(codes, fn, "codes")
+    if codes.dim() != 1:
+        raise ValueError(f"{fn}: codes must be a 1-D stream, got shape {tuple(codes.shape)}")
+    if codes.dtype.is_floating_point or codes.dtype.is_complex or codes.dtype == torch.bool:
+        raise TypeError(f"{fn}: codes must be an integer tensor, got {codes.dtype}")
+    check_positive_int(window, fn, "window")
+    if window >= len(codes):
+        raise ValueError(f"{fn}: window must be < len(codes) = {len(codes)} (one code is kept "
+                         f"as the last target), got {window}")
+    n = (len(codes) - 1) // window
+    return codes[: n * window].view(n, window), codes[1: n * window + 1].view(n, window)

@@ -484,3 +484,46 @@ def test_corpus_is_split_by_document_without_shared_paragraphs() -> None:
         payload = json.dumps(dict(sorted(topics.items())), ensure_ascii=True, sort_keys=True)
         import hashlib
         assert hashlib.sha256(payload.encode("ascii")).hexdigest() == SHA256
+
+
+def test_next_char_windows_values() -> None:
+    from dlcore.rnn import next_char_windows
+
+    codes = torch.arange(11)
+    x, y = next_char_windows(codes, 3)                     # (11 - 1) // 3 = 3 windows
+    assert x.tolist() == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    assert y.tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    x, y = next_char_windows(codes, 10)                    # the largest window: one row
+    assert x.tolist() == [list(range(10))] and y.tolist() == [list(range(1, 11))]
+    gen = torch.Generator().manual_seed(0)
+    for length, window in ((50, 1), (97, 8), (64, 7)):
+        codes = torch.randint(0, 30, (length,), generator=gen)
+        x, y = next_char_windows(codes, window)
+        n = (length - 1) // window
+        assert x.shape == y.shape == (n, window) and x.dtype == torch.long
+        assert torch.equal(x.flatten(), codes[: n * window])
+        assert torch.equal(y.flatten(), codes[1: n * window + 1])
+    x, _ = next_char_windows(torch.arange(5, dtype=torch.int32), 2)
+    assert x.dtype == torch.int32
+
+
+def test_next_char_windows_rejects_bad_input() -> None:
+    from dlcore.rnn import next_char_windows
+
+    codes = torch.arange(10)
+    with pytest.raises(TypeError, match="next_char_windows: codes must be a torch.Tensor"):
+        next_char_windows(list(range(10)), 3)
+    with pytest.raises(TypeError, match="next_char_windows: codes must be an integer"):
+        next_char_windows(codes.float(), 3)
+    with pytest.raises(TypeError, match="next_char_windows: codes must be an integer"):
+        next_char_windows(codes > 4, 3)
+    with pytest.raises(ValueError, match="next_char_windows: codes must be a 1-D"):
+        next_char_windows(codes.view(2, 5), 3)
+    with pytest.raises(ValueError, match="next_char_windows: window must be >= 1"):
+        next_char_windows(codes, 0)
+    with pytest.raises(TypeError, match="next_char_windows: window must be an int"):
+        next_char_windows(codes, 2.0)
+    with pytest.raises(ValueError, match="next_char_windows: window must be < len"):
+        next_char_windows(codes, 10)
+    with pytest.raises(ValueError, match="next_char_windows: window must be < len"):
+        next_char_windows(codes, 25)
