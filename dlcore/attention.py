@@ -285,7 +285,7 @@ class TransformerLM(nn.Module):
         return self.head(self.norm(h))
 
     def forward_with_state(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """For :func:`dlcore.rnn.sample`: the "state" is the context so far (the last
+        """For :func:`dlcore.sequence_models.sample`: the "state" is the context so far (the last
         ``block_size`` codes); returns the logits of the new positions and the new context."""
         context = x if state is None else torch.cat([state, x], dim=1)
         context = context[:, -self.block_size:]

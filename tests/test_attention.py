@@ -23,7 +23,7 @@ from dlcore.attention import (
     scaled_dot_product_attention,
     softmax,
 )
-from dlcore.rnn import sample
+from dlcore.sequence_models import sample
 
 F64 = torch.float64
 

@@ -12,18 +12,20 @@ from torch import nn
 from dlcore.rnn import (
     LSTM,
     RNN,
-    CharLM,
-    SequenceClassifier,
-    batchify,
     lstm_cell,
     lstm_gates,
     lstm_layer,
-    ngram_log2_probs,
     rnn_cell,
     rnn_layer,
+    set_forget_bias,
+)
+from dlcore.sequence_models import (
+    CharLM,
+    SequenceClassifier,
+    batchify,
+    ngram_log2_probs,
     sample,
     sample_text,
-    set_forget_bias,
     stream_bits,
 )
 
@@ -487,7 +489,7 @@ def test_corpus_is_split_by_document_without_shared_paragraphs() -> None:
 
 
 def test_next_char_windows_values() -> None:
-    from dlcore.rnn import next_char_windows
+    from dlcore.sequence_models import next_char_windows
 
     codes = torch.arange(11)
     x, y = next_char_windows(codes, 3)                     # (11 - 1) // 3 = 3 windows
@@ -508,7 +510,7 @@ def test_next_char_windows_values() -> None:
 
 
 def test_next_char_windows_rejects_bad_input() -> None:
-    from dlcore.rnn import next_char_windows
+    from dlcore.sequence_models import next_char_windows
 
     codes = torch.arange(10)
     with pytest.raises(TypeError, match="next_char_windows: codes must be a torch.Tensor"):
