@@ -54,7 +54,8 @@ def missing_glue_keys(nb) -> list[str]:
                     used.add(ref.split(":")[0].strip())
     glued = {
         out.get("metadata", {}).get("scrapbook", {}).get("name")
-        for cell in nb.cells if cell.cell_type == "code"
+        for cell in nb.cells
+        if cell.cell_type == "code"
         for out in cell.get("outputs", [])
     }
     return sorted(used - glued)
@@ -62,8 +63,12 @@ def missing_glue_keys(nb) -> list[str]:
 
 def duplicate_glue_keys(nb) -> list[str]:
     """Keys glued more than once (the book build warns, and -W makes that an error)."""
-    names = [out.get("metadata", {}).get("scrapbook", {}).get("name")
-             for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
+    names = [
+        out.get("metadata", {}).get("scrapbook", {}).get("name")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    ]
     names = [n for n in names if n]
     return sorted({n for n in names if names.count(n) > 1})
 
@@ -71,8 +76,12 @@ def duplicate_glue_keys(nb) -> list[str]:
 class ChapterItem(NotebookItem):
     def runtest(self):
         option = self.config.option
-        run = nb_run.NotebookRun(Path(self.filename), option.nbmake_timeout,
-                                 verbose=bool(option.verbose), kernel=option.nbmake_kernel)
+        run = nb_run.NotebookRun(
+            Path(self.filename),
+            option.nbmake_timeout,
+            verbose=bool(option.verbose),
+            kernel=option.nbmake_kernel,
+        )
         original = nb_run.nbformat
         nb_run.nbformat = _JupytextFormat()
         try:
@@ -84,7 +93,8 @@ class ChapterItem(NotebookItem):
         missing = missing_glue_keys(result.nb)
         if missing:
             raise MissingGlueError(
-                f"{self.filename}: the prose uses glue keys that no cell glued: {missing}")
+                f"{self.filename}: the prose uses glue keys that no cell glued: {missing}"
+            )
         twice = duplicate_glue_keys(result.nb)
         if twice:
             raise MissingGlueError(f"{self.filename}: glue keys glued more than once: {twice}")
@@ -112,8 +122,12 @@ def pytest_collect_file(parent, file_path: Path):
 
 # Tests that execute chapters, build notebooks or drive a browser: minutes, not seconds.
 # ``python3 run.py unit`` (pytest -m "not slow") runs everything else in well under a minute.
-SLOW_MODULES = {"test_notebooks.py", "test_browser.py", "test_chapter_collection.py",
-                "test_determinism.py"}
+SLOW_MODULES = {
+    "test_notebooks.py",
+    "test_browser.py",
+    "test_chapter_collection.py",
+    "test_determinism.py",
+}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -131,4 +145,3 @@ def pytest_configure(config):
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers and int(workers) > 1:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
-

@@ -63,15 +63,26 @@ def ensure_env() -> None:
     say("installing requirements.txt and dlcore (a few minutes the first time)")
     run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", "requirements.txt")
     run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "-e", ".")
-    run(PY, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3",
-        "--display-name", "Python 3 (ipykernel)")
+    run(
+        PY,
+        "-m",
+        "ipykernel",
+        "install",
+        "--sys-prefix",
+        "--name",
+        "python3",
+        "--display-name",
+        "Python 3 (ipykernel)",
+    )
     STAMP.write_text(wanted + "\n")
 
 
 def ensure_data() -> None:
     """Fashion-MNIST, the book's real images: from the cache, the system copy or one download."""
-    probe = ("from dlcore.data import fashion_mnist_source as s; "
-             "print('[run.py] Fashion-MNIST comes from', s())")
+    probe = (
+        "from dlcore.data import fashion_mnist_source as s; "
+        "print('[run.py] Fashion-MNIST comes from', s())"
+    )
     result = subprocess.run([str(PY), "-c", probe], cwd=ROOT)
     if result.returncode != 0:
         sys.exit("run.py: Fashion-MNIST is needed by the image chapters; see the message above")
@@ -91,8 +102,7 @@ TEST_SEED_OFFSET = "1"
 def test(extra: list[str]) -> None:
     seed = os.environ.get("DLCORE_SEED") or TEST_SEED_OFFSET
     say(f"chapters execute with DLCORE_SEED={seed} (the book build used the default seeds)")
-    run(PY, "-m", "pytest", "-n", "auto", "--durations=15", *extra,
-        env_extra={"DLCORE_SEED": seed})
+    run(PY, "-m", "pytest", "-n", "auto", "--durations=15", *extra, env_extra={"DLCORE_SEED": seed})
 
 
 def unit(extra: list[str]) -> None:

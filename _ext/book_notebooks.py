@@ -46,8 +46,8 @@ _TARGET = re.compile(r"^\(([\w.-]+)\)=\s*$")
 class Context:
     """What the Markdown conversion needs to know about the book."""
 
-    glue: dict[str, object]          # glue key -> value of the book's run
-    book_url: str                    # e.g. https://example.org/book/ (ends with /)
+    glue: dict[str, object]  # glue key -> value of the book's run
+    book_url: str  # e.g. https://example.org/book/ (ends with /)
     labels: dict[str, tuple[str, str, str]]  # label -> (docname, anchor, title)
     docname: str = ""
     references: dict[str, Reference] | None = None  # bibtex key -> the work
@@ -63,7 +63,7 @@ class Reference:
 
     authors: list[str]  # last names
     year: str
-    full: str           # "Authors (year). Title. Venue."
+    full: str  # "Authors (year). Title. Venue."
 
     def short(self) -> str:
         if len(self.authors) == 1:
@@ -87,11 +87,20 @@ def read_references(path: Path) -> dict[str, Reference]:
         last = [" ".join(p.last_names).replace("{", "").replace("}", "") for p in people]
         last = last + ["others"] if etal and len(last) < 3 else last
         names = ", ".join(
-            f"{' '.join(p.last_names)}, {' '.join(n[0] + '.' for n in p.first_names + p.middle_names if n)}".strip(", ")
-            for p in people).replace("{", "").replace("}", "") + (" et al." if etal else "")
+            f"{' '.join(p.last_names)}, {' '.join(n[0] + '.' for n in p.first_names + p.middle_names if n)}".strip(
+                ", "
+            )
+            for p in people
+        ).replace("{", "").replace("}", "") + (" et al." if etal else "")
         f = entry.fields
         title = f.get("title", "").replace("{", "").replace("}", "")
-        venue = f.get("journal") or f.get("booktitle") or f.get("school") or f.get("publisher") or f.get("howpublished", "")
+        venue = (
+            f.get("journal")
+            or f.get("booktitle")
+            or f.get("school")
+            or f.get("publisher")
+            or f.get("howpublished", "")
+        )
         venue = venue.replace("{", "").replace("}", "").replace("\\url", "")
         year = f.get("year", "")
         full = f"{names} ({year}). {title}." + (f" *{venue}*." if venue else "")
@@ -142,7 +151,7 @@ def exercise_numbers(docname: str, text: str) -> dict[str, tuple[str, str]]:
             continue
         k += 1
         number = f"{chapter}.{k}" if chapter else str(k)
-        for option in lines[i + 1: i + 8]:
+        for option in lines[i + 1 : i + 8]:
             m = re.match(r"^:label:\s*(\S+)", option)
             if m:
                 out[m.group(1)] = (docname, number)
@@ -180,7 +189,9 @@ def convert_roles(text: str, ctx: Context) -> str:
                 return format_glue(ctx.glue[key], spec)
             return "(computed in the book)"
         explicit = re.match(r"^(?P<text>.*?)\s*<(?P<target>[^>]+)>$", body)
-        text_part, target = (explicit.group("text"), explicit.group("target")) if explicit else (None, body)
+        text_part, target = (
+            (explicit.group("text"), explicit.group("target")) if explicit else (None, body)
+        )
         if role in ("ref", "numref") and target in ctx.exercises:
             docname, number = ctx.exercises[target]
             text = text_part or f"Exercise {number}"
@@ -194,7 +205,11 @@ def convert_roles(text: str, ctx: Context) -> str:
             return text_part or target
         if role == "doc":
             base = ctx.docname.rsplit("/", 1)[0] + "/" if "/" in ctx.docname else ""
-            docname = target.lstrip("/") if target.startswith("/") or target.startswith("chapters/") else base + target
+            docname = (
+                target.lstrip("/")
+                if target.startswith("/") or target.startswith("chapters/")
+                else base + target
+            )
             title = ctx.labels.get(f"doc:{docname}", ("", "", docname))[2]
             return f"[{text_part or title}]({_page_url(ctx, docname)})"
         if role == "math":
@@ -228,13 +243,15 @@ def convert_directives(text: str, counter: list[int], ctx: Context | None = None
         j = i + 1
         while j < len(lines) and lines[j].strip() != fence:
             j += 1
-        options = dict(re.findall(r"^:([\w-]+):\s*(.*)$", "\n".join(lines[i + 1: j]), re.M))
-        body = [ln for ln in lines[i + 1: j] if not re.match(r"^:[\w-]+:", ln)]
+        options = dict(re.findall(r"^:([\w-]+):\s*(.*)$", "\n".join(lines[i + 1 : j]), re.M))
+        body = [ln for ln in lines[i + 1 : j] if not re.match(r"^:[\w-]+:", ln)]
         body_text = convert_directives("\n".join(body).strip("\n"), counter, ctx)
         if name == "exercise":
             counter[0] += 1
             label = options.get("label", "").strip()
-            number = (ctx.exercises.get(label, ("", ""))[1] if ctx is not None else "") or str(counter[0])
+            number = (ctx.exercises.get(label, ("", ""))[1] if ctx is not None else "") or str(
+                counter[0]
+            )
             title = f"Exercise {number}" + (f": {arg}" if arg else "")
             anchor = f'<a id="{label}"></a>\n\n' if label else ""
             out.append(f"{anchor}### {title}\n\n{body_text}")
@@ -242,8 +259,19 @@ def convert_directives(text: str, counter: list[int], ctx: Context | None = None
             out.append("**Solution.**" + (f"\n\n{body_text}" if body_text else ""))
         elif name == "solution-end":
             pass
-        elif name in ("admonition", "note", "tip", "warning", "important", "hint", "caution",
-                      "seealso", "attention", "danger", "error"):
+        elif name in (
+            "admonition",
+            "note",
+            "tip",
+            "warning",
+            "important",
+            "hint",
+            "caution",
+            "seealso",
+            "attention",
+            "danger",
+            "error",
+        ):
             title = arg if name == "admonition" else name.capitalize()
             quoted = "\n".join(f"> {ln}" if ln else ">" for ln in body_text.split("\n"))
             out.append(f"> **{title}**\n>\n{quoted}")
@@ -285,7 +313,9 @@ def _split_solution_segments(source: str) -> list[tuple[str, str]]:
         j = i + 1
         while j < len(lines) and lines[j].strip() != fence:
             j += 1
-        pieces.append(("start" if m.group(2) == "solution-start" else "end", "\n".join(lines[i: j + 1])))
+        pieces.append(
+            ("start" if m.group(2) == "solution-start" else "end", "\n".join(lines[i : j + 1]))
+        )
         i = j + 1
     if buf:
         pieces.append(("text", "\n".join(buf)))
@@ -306,8 +336,8 @@ def solution_cells(nb) -> list[bool]:
     return flags
 
 
-STUB_TAG = "student-stub"   # a code cell inside a solution: the student edition's starting point
-CHECK_TAG = "check"          # a code cell after a solution that tests the reader's answer
+STUB_TAG = "student-stub"  # a code cell inside a solution: the student edition's starting point
+CHECK_TAG = "check"  # a code cell after a solution that tests the reader's answer
 HIDDEN_TAGS = ("remove-cell", "remove-input", STUB_TAG)
 
 
@@ -349,13 +379,20 @@ def make_edition(nb, edition: str, ctx: Context, install_source: str):
         "language_info": {"name": "python"},
         "colab": {"provenance": []},
     }
-    title = ("student edition: each solution is replaced by a place for yours, and the check "
-             "cells test it" if edition == "student" else "full edition")
-    new.cells.append(nbformat.v4.new_markdown_cell(
-        f"*A chapter of the executable textbook, {title}; the book's page for it is "
-        f"[here]({_page_url(ctx, ctx.docname)}). Numbers in the text are those of the book's "
-        "own run; your run computes its own. Run the first cell once: it installs the book's "
-        "helper package.*"))
+    title = (
+        "student edition: each solution is replaced by a place for yours, and the check "
+        "cells test it"
+        if edition == "student"
+        else "full edition"
+    )
+    new.cells.append(
+        nbformat.v4.new_markdown_cell(
+            f"*A chapter of the executable textbook, {title}; the book's page for it is "
+            f"[here]({_page_url(ctx, ctx.docname)}). Numbers in the text are those of the book's "
+            "own run; your run computes its own. Run the first cell once: it installs the book's "
+            "helper package.*"
+        )
+    )
     new.cells.append(nbformat.v4.new_code_cell(install_cell_source(install_source, ctx.version)))
     counter = [0]
     inside = False
@@ -407,14 +444,22 @@ def _answer_cells(nb, solution: dict) -> None:
     or a Markdown cell for a prose answer."""
     at = solution["at"]
     if solution["stubs"]:
-        nb.cells.insert(at, nbformat.v4.new_markdown_cell(
-            "**Your solution:** fill in the function below, then run the check cell after it."))
+        nb.cells.insert(
+            at,
+            nbformat.v4.new_markdown_cell(
+                "**Your solution:** fill in the function below, then run the check cell after it."
+            ),
+        )
     elif solution["code"]:
         nb.cells.insert(at, nbformat.v4.new_markdown_cell("**Your solution:**"))
         nb.cells.insert(at + 1, nbformat.v4.new_code_cell("# your code here\n"))
     else:
-        nb.cells.insert(at, nbformat.v4.new_markdown_cell(
-            "**Your answer:** *(double-click this cell and write here)*"))
+        nb.cells.insert(
+            at,
+            nbformat.v4.new_markdown_cell(
+                "**Your answer:** *(double-click this cell and write here)*"
+            ),
+        )
 
 
 def _flush(nb, chunks: list[str], ctx: Context, counter: list[int]) -> None:
@@ -424,7 +469,7 @@ def _flush(nb, chunks: list[str], ctx: Context, counter: list[int]) -> None:
         nb.cells.append(nbformat.v4.new_markdown_cell(text))
 
 
-INSTALL_TEMPLATE = '''\
+INSTALL_TEMPLATE = """\
 # Set-up: install the book's helper package `dlcore` when it is missing (on Colab, say),
 # at the version this notebook was made with. Elsewhere this cell only checks the version.
 import importlib.util
@@ -453,7 +498,7 @@ if not hasattr(dlcore, "get_device") or getattr(dlcore, "__version__", None) != 
           f"{{getattr(dlcore, '__version__', 'unknown')}}) is not the book's dlcore "
           f"{{DLCORE_VERSION}}; cells may fail or give other numbers. Install the book's with "
           f"pip install --force-reinstall '{{DLCORE_SOURCE}}'.")
-%matplotlib inline'''
+%matplotlib inline"""
 
 
 def install_cell_source(source: str, version: str = "") -> str:
@@ -461,14 +506,21 @@ def install_cell_source(source: str, version: str = "") -> str:
 
 
 def dlcore_version(root: Path) -> str:
-    m = re.search(r'^__version__\s*=\s*"([^"]+)"', (root / "dlcore" / "__init__.py").read_text(), re.M)
+    m = re.search(
+        r'^__version__\s*=\s*"([^"]+)"', (root / "dlcore" / "__init__.py").read_text(), re.M
+    )
     return m.group(1) if m else ""
 
 
 def git_dirty(root: Path) -> bool:
     try:
-        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return False
     return bool(out.stdout.strip())
@@ -476,8 +528,9 @@ def git_dirty(root: Path) -> bool:
 
 def git_commit(root: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
     return out.stdout.strip() or None
@@ -510,13 +563,22 @@ def add_links(app, doctree) -> None:
     _, slug, branch, _ = _settings(app)
     stem = docname.split("/")[-1]
     links = []
-    for edition, label in (("full", "Open in Colab"), ("student", "Open the student edition in Colab")):
-        links.append(f'<a class="reference external" href="{colab_url(slug, branch, edition, stem)}">{label}</a>')
+    for edition, label in (
+        ("full", "Open in Colab"),
+        ("student", "Open the student edition in Colab"),
+    ):
+        links.append(
+            f'<a class="reference external" href="{colab_url(slug, branch, edition, stem)}">{label}</a>'
+        )
     downloads = " · ".join(
         f'<a class="reference download" href="../notebooks/{e}/{stem}.ipynb" download>{e} .ipynb</a>'
-        for e in EDITIONS)
-    html = ('<p class="book-notebook-links">Run this chapter: ' + " · ".join(links)
-            + f" · Download: {downloads}</p>")
+        for e in EDITIONS
+    )
+    html = (
+        '<p class="book-notebook-links">Run this chapter: '
+        + " · ".join(links)
+        + f" · Download: {downloads}</p>"
+    )
     raw = nodes.raw("", html, format="html")
     for section in doctree.findall(nodes.section):
         section.insert(1, raw)  # right after the chapter title
@@ -531,11 +593,18 @@ def write_notebooks(app, exception) -> None:
     commit = git_commit(srcdir) or "main"
     source = f"dlcore @ git+{repo_url}@{commit}" if repo_url else ""
     if not _repo_slug(repo_url):
-        logger.warning("book_notebooks: repository.url %r is not a GitHub repository: the "
-                       "notebooks' install cell and Colab links cannot work", repo_url)
+        logger.warning(
+            "book_notebooks: repository.url %r is not a GitHub repository: the "
+            "notebooks' install cell and Colab links cannot work",
+            repo_url,
+        )
     elif git_dirty(srcdir):
-        logger.info(_red("book_notebooks: the working tree has uncommitted changes; the "
-                         f"notebooks install dlcore at {commit[:12]}, which does not hold them"))
+        logger.info(
+            _red(
+                "book_notebooks: the working tree has uncommitted changes; the "
+                f"notebooks install dlcore at {commit[:12]}, which does not hold them"
+            )
+        )
     labels = {}
     std = app.env.domaindata.get("std", {})
     for label, (docname, anchor, title) in std.get("labels", {}).items():
@@ -550,7 +619,9 @@ def write_notebooks(app, exception) -> None:
     exercises = {}
     for docname in app.env.found_docs:
         if docname.startswith(CHAPTER_PREFIX) and (srcdir / f"{docname}.md").exists():
-            exercises.update(exercise_numbers(docname, (srcdir / f"{docname}.md").read_text(encoding="utf-8")))
+            exercises.update(
+                exercise_numbers(docname, (srcdir / f"{docname}.md").read_text(encoding="utf-8"))
+            )
     for docname in sorted(app.env.found_docs):
         if not docname.startswith(CHAPTER_PREFIX):
             continue
@@ -567,10 +638,17 @@ def write_notebooks(app, exception) -> None:
                 else:
                     glue[key] = _parse_value(data.get("text/plain", ""))
         nb = jupytext.read(path)
-        ctx = Context(glue=glue, book_url=book_url, labels=labels, docname=docname,
-                      references=references,
-                      cited=cited_keys(path.read_text(encoding="utf-8")),
-                      exercises=exercises, macros=macros, version=version)
+        ctx = Context(
+            glue=glue,
+            book_url=book_url,
+            labels=labels,
+            docname=docname,
+            references=references,
+            cited=cited_keys(path.read_text(encoding="utf-8")),
+            exercises=exercises,
+            macros=macros,
+            version=version,
+        )
         for edition in EDITIONS:
             target = outdir / "notebooks" / edition / f"{path.stem}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -21,8 +21,10 @@ MATHJAX_PATH = "mathjax/tex-chtml.js"
 def mathjax_source() -> Path:
     spec = importlib.util.find_spec("mathjax")
     if spec is None or not spec.submodule_search_locations:
-        raise ExtensionError("offline_assets: the MathJax files are missing; "
-                             "pip install django-static-mathjax (it is in requirements.txt)")
+        raise ExtensionError(
+            "offline_assets: the MathJax files are missing; "
+            "pip install django-static-mathjax (it is in requirements.txt)"
+        )
     es5 = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
     if not (es5 / "tex-chtml.js").exists():
         raise ExtensionError(f"offline_assets: {es5 / 'tex-chtml.js'} not found")

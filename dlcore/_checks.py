@@ -56,15 +56,25 @@ def check_positive_int(value: object, fn: str, name: str, minimum: int = 1) -> i
         # int, numpy.int64, a 0-d integer tensor; anything else raises TypeError
         number = operator.index(cast(SupportsIndex, value))
     except TypeError:
-        raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__} {value!r}") from None
+        raise TypeError(
+            f"{fn}: {name} must be an int, got {type(value).__name__} {value!r}"
+        ) from None
     if number < minimum:
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {number}")
     return number
 
 
-def check_number(value: object, fn: str, name: str, *, lo: float | None = None,
-                 hi: float | None = None, lo_open: bool = False, hi_open: bool = False,
-                 allow_inf: bool = False) -> float:
+def check_number(
+    value: object,
+    fn: str,
+    name: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    allow_inf: bool = False,
+) -> float:
     """A real number (``bool`` refused, NumPy scalars accepted) in the given range, as a float.
 
     NaN is always refused; infinity too unless ``allow_inf``. ``lo``/``hi`` bound the range,
@@ -77,7 +87,9 @@ def check_number(value: object, fn: str, name: str, *, lo: float | None = None,
     except (TypeError, ValueError):
         raise TypeError(f"{fn}: {name} must be a number, got {type(value).__name__}") from None
     if isinstance(value, Tensor) and value.numel() != 1:
-        raise TypeError(f"{fn}: {name} must be a number, got a tensor of shape {tuple(value.shape)}")
+        raise TypeError(
+            f"{fn}: {name} must be a number, got a tensor of shape {tuple(value.shape)}"
+        )
     if lo is not None and hi is not None:
         where = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
     elif lo is not None:
@@ -87,9 +99,12 @@ def check_number(value: object, fn: str, name: str, *, lo: float | None = None,
     else:
         where = ""
     if math.isnan(number) or (math.isinf(number) and not allow_inf):
-        raise ValueError(f"{fn}: {name} must be a finite number {where}".rstrip() + f", got {number}")
-    if (lo is not None and (number < lo or (lo_open and number == lo))) or \
-            (hi is not None and (number > hi or (hi_open and number == hi))):
+        raise ValueError(
+            f"{fn}: {name} must be a finite number {where}".rstrip() + f", got {number}"
+        )
+    if (lo is not None and (number < lo or (lo_open and number == lo))) or (
+        hi is not None and (number > hi or (hi_open and number == hi))
+    ):
         raise ValueError(f"{fn}: {name} must be {where}, got {number:g}")
     return number
 
@@ -122,16 +137,22 @@ def check_module(value: object, fn: str, name: str = "model") -> nn.Module:
 def check_pair(data: object, fn: str, name: str) -> tuple[Tensor, Tensor]:
     """A pair ``(x, y)`` of tensors with one row per example, as many inputs as targets, not empty."""
     if hasattr(data, "x_train") and hasattr(data, "y_train"):
-        raise TypeError(f"{fn}: {name} must be a pair (x, y); for a dlcore Dataset pass "
-                        f"dataset.train or dataset.test")
+        raise TypeError(
+            f"{fn}: {name} must be a pair (x, y); for a dlcore Dataset pass "
+            f"dataset.train or dataset.test"
+        )
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise TypeError(f"{fn}: {name} must be a pair (x, y) of tensors, got {type(data).__name__}")
     x, y = data
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
-        raise TypeError(f"{fn}: {name} must hold two tensors, got {type(x).__name__}, {type(y).__name__}")
+        raise TypeError(
+            f"{fn}: {name} must hold two tensors, got {type(x).__name__}, {type(y).__name__}"
+        )
     if x.dim() == 0 or y.dim() == 0:
-        raise ValueError(f"{fn}: {name} must hold one row per example; got shapes "
-                         f"{tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"{fn}: {name} must hold one row per example; got shapes "
+            f"{tuple(x.shape)} and {tuple(y.shape)}"
+        )
     if len(x) != len(y):
         raise ValueError(f"{fn}: {name} has {len(x)} inputs but {len(y)} targets")
     if len(x) == 0:

@@ -39,8 +39,13 @@ from .introspection import capture_outputs
 from .transforms import _spatial_dims, gaussian_blur
 
 __all__ = [
-    "input_gradient", "fgsm", "pgd",
-    "AscentConfig", "ascend", "class_visualization", "dream",
+    "input_gradient",
+    "fgsm",
+    "pgd",
+    "AscentConfig",
+    "ascend",
+    "class_visualization",
+    "dream",
 ]
 
 _RANGE_TOL = 1e-6  # inputs may overshoot [0, 1] by float rounding, not more
@@ -53,13 +58,17 @@ def _check_xy(fn: str, x: Tensor, y: Tensor, unit_range: bool = True) -> tuple[T
     check_tensor(x, fn, "x")
     check_tensor(y, fn, "y")
     if x.dim() < 2:
-        raise ValueError(f"{fn}: x must be a batch (N, ...) with at least 2 dimensions, "
-                         f"got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{fn}: x must be a batch (N, ...) with at least 2 dimensions, "
+            f"got shape {tuple(x.shape)}"
+        )
     if not x.is_floating_point():
         raise TypeError(f"{fn}: x must be a floating-point tensor, got {x.dtype}")
     if y.dim() != 1 or y.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
-        raise TypeError(f"{fn}: y must be a 1-D tensor of integer class labels, "
-                        f"got {y.dtype} with shape {tuple(y.shape)}")
+        raise TypeError(
+            f"{fn}: y must be a 1-D tensor of integer class labels, "
+            f"got {y.dtype} with shape {tuple(y.shape)}"
+        )
     if len(x) != len(y):
         raise ValueError(f"{fn}: x has {len(x)} examples but y has {len(y)} labels")
     if not bool(torch.isfinite(x).all()):
@@ -141,7 +150,9 @@ def pgd(
     if not isinstance(targeted, bool):
         raise TypeError(f"{fn}: targeted must be True or False, got {type(targeted).__name__}")
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"{fn}: generator must be a torch.Generator, got {type(generator).__name__}")
+        raise TypeError(
+            f"{fn}: generator must be a torch.Generator, got {type(generator).__name__}"
+        )
     device = model_device(model, x.device)
     x, y = x.to(device), y.to(device)
     lo, hi = (x - eps).clamp(min=0.0), (x + eps).clamp(max=1.0)  # the feasible box, per pixel
@@ -172,9 +183,9 @@ class AscentConfig:
 
     steps: int = 100
     lr: float = 0.05
-    l2: float = 0.0                       # penalty l2 * ||x||^2 subtracted from the score
-    jitter: int = 0                       # random circular shift of up to +-jitter pixels per step
-    blur_sigma: float = 0.0               # Gaussian blur (pixels) of the input every blur_every steps
+    l2: float = 0.0  # penalty l2 * ||x||^2 subtracted from the score
+    jitter: int = 0  # random circular shift of up to +-jitter pixels per step
+    blur_sigma: float = 0.0  # Gaussian blur (pixels) of the input every blur_every steps
     blur_every: int = 1
     clamp: tuple[float, float] | None = None  # keep the input in [lo, hi] after every step
 
@@ -196,8 +207,10 @@ def ascend(
         raise TypeError(f"{fn}: objective must be callable, got {type(objective).__name__}")
     check_tensor(x0, fn, "x0")
     if x0.dim() < 2 or not x0.is_floating_point():
-        raise ValueError(f"{fn}: x0 must be a floating-point batch (N, ...), got {x0.dtype} "
-                         f"with shape {tuple(x0.shape)}")
+        raise ValueError(
+            f"{fn}: x0 must be a floating-point batch (N, ...), got {x0.dtype} "
+            f"with shape {tuple(x0.shape)}"
+        )
     cfg = AscentConfig() if config is None else config
     if not isinstance(cfg, AscentConfig):
         raise TypeError(f"{fn}: config must be an AscentConfig, got {type(cfg).__name__}")
@@ -208,8 +221,9 @@ def ascend(
     l2 = check_number(cfg.l2, fn, "config.l2", lo=0.0)
     check_number(cfg.blur_sigma, fn, "config.blur_sigma", lo=0.0)
     if cfg.clamp is not None and not (len(cfg.clamp) == 2 and cfg.clamp[0] < cfg.clamp[1]):
-        raise ValueError(f"{fn}: config.clamp must be None or a pair (lo, hi) with lo < hi, "
-                         f"got {cfg.clamp!r}")
+        raise ValueError(
+            f"{fn}: config.clamp must be None or a pair (lo, hi) with lo < hi, got {cfg.clamp!r}"
+        )
     dims = _spatial_dims(x0)
     x = x0.detach().clone()
     for step in range(cfg.steps):
@@ -221,8 +235,10 @@ def ascend(
             seen = x
         scores = objective(seen)
         if scores.shape != (len(x),):
-            raise ValueError(f"{fn}: objective must return one score per example, shape "
-                             f"({len(x)},), got {tuple(scores.shape)}")
+            raise ValueError(
+                f"{fn}: objective must return one score per example, shape "
+                f"({len(x)},), got {tuple(scores.shape)}"
+            )
         total = scores.sum() - l2 * x.pow(2).sum()
         (grad,) = torch.autograd.grad(total, x)
         rms = grad.flatten(1).pow(2).mean(1).sqrt().clamp(min=1e-12)  # (N,)

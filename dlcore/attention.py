@@ -19,9 +19,15 @@ from ._checks import check_ndim, check_number, check_positive_int, check_tensor
 from .batchnorm import LayerNorm
 
 __all__ = [
-    "softmax", "causal_mask", "attention_weights", "scaled_dot_product_attention",
-    "AdditiveAttention", "AttentionSeq2Seq",
-    "MultiHeadSelfAttention", "TransformerBlock", "TransformerLM",
+    "softmax",
+    "causal_mask",
+    "attention_weights",
+    "scaled_dot_product_attention",
+    "AdditiveAttention",
+    "AttentionSeq2Seq",
+    "MultiHeadSelfAttention",
+    "TransformerBlock",
+    "TransformerLM",
 ]
 
 
@@ -41,13 +47,17 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     return e / torch.where(total > 0, total, torch.ones_like(total))
 
 
-def causal_mask(length: int, source_length: int | None = None,
-                device: torch.device | str | None = None) -> Tensor:
+def causal_mask(
+    length: int, source_length: int | None = None, device: torch.device | str | None = None
+) -> Tensor:
     """Boolean (L, S) mask, True where query i may attend to key j, i.e. j <= i
     (the top-left aligned lower triangle that ``is_causal=True`` means in PyTorch)."""
     check_positive_int(length, "causal_mask", "length", minimum=0)
-    s = length if source_length is None else check_positive_int(source_length, "causal_mask",
-                                                                 "source_length", minimum=0)
+    s = (
+        length
+        if source_length is None
+        else check_positive_int(source_length, "causal_mask", "source_length", minimum=0)
+    )
     return torch.ones(length, s, dtype=torch.bool, device=device).tril()
 
 
@@ -55,27 +65,42 @@ def _check_qkv(fn: str, q: Tensor, k: Tensor, v: Tensor) -> None:
     for name, t in (("q", q), ("k", k), ("v", v)):
         check_tensor(t, fn, name)
         if t.dim() < 2:
-            raise ValueError(f"{fn}: {name} must have at least 2 dimensions (..., length, features), "
-                             f"got shape {tuple(t.shape)}")
+            raise ValueError(
+                f"{fn}: {name} must have at least 2 dimensions (..., length, features), "
+                f"got shape {tuple(t.shape)}"
+            )
         if not t.is_floating_point():
             raise TypeError(f"{fn}: {name} must be a floating-point tensor, got {t.dtype}")
     if k.dtype != q.dtype or v.dtype != q.dtype:
-        raise TypeError(f"{fn}: q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+        raise TypeError(
+            f"{fn}: q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}"
+        )
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"{fn}: q and k must have the same head dimension (last), got q "
-                         f"{tuple(q.shape)} (E={q.shape[-1]}) and k {tuple(k.shape)} (E={k.shape[-1]})")
+        raise ValueError(
+            f"{fn}: q and k must have the same head dimension (last), got q "
+            f"{tuple(q.shape)} (E={q.shape[-1]}) and k {tuple(k.shape)} (E={k.shape[-1]})"
+        )
     if k.shape[:-1] != v.shape[:-1]:
-        raise ValueError(f"{fn}: k and v must agree in every dimension but the last (one value "
-                         f"per key), got k {tuple(k.shape)} and v {tuple(v.shape)}")
+        raise ValueError(
+            f"{fn}: k and v must agree in every dimension but the last (one value "
+            f"per key), got k {tuple(k.shape)} and v {tuple(v.shape)}"
+        )
     try:
         torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
     except RuntimeError:
-        raise ValueError(f"{fn}: the batch dimensions of q {tuple(q.shape[:-2])} and k "
-                         f"{tuple(k.shape[:-2])} do not broadcast") from None
+        raise ValueError(
+            f"{fn}: the batch dimensions of q {tuple(q.shape[:-2])} and k "
+            f"{tuple(k.shape[:-2])} do not broadcast"
+        ) from None
 
 
-def attention_weights(q: Tensor, k: Tensor, attn_mask: Tensor | None = None,
-                      is_causal: bool = False, scale: float | None = None) -> Tensor:
+def attention_weights(
+    q: Tensor,
+    k: Tensor,
+    attn_mask: Tensor | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
     """The attention probabilities ``softmax(q k^T * scale + mask)``: (..., L, S), rows sum to 1.
 
     ``scale`` defaults to 1/sqrt(E). ``attn_mask`` broadcasts to (..., L, S): boolean True =
@@ -100,20 +125,31 @@ def attention_weights(q: Tensor, k: Tensor, attn_mask: Tensor | None = None,
         try:
             torch.broadcast_shapes(attn_mask.shape, scores.shape)
         except RuntimeError:
-            raise ValueError(f"{fn}: attn_mask of shape {tuple(attn_mask.shape)} does not broadcast "
-                             f"to the scores' shape {tuple(scores.shape)} (..., L, S)") from None
+            raise ValueError(
+                f"{fn}: attn_mask of shape {tuple(attn_mask.shape)} does not broadcast "
+                f"to the scores' shape {tuple(scores.shape)} (..., L, S)"
+            ) from None
         if attn_mask.dtype == torch.bool:
             scores = scores.masked_fill(~attn_mask, -math.inf)  # False = may not attend
         elif attn_mask.is_floating_point():
             scores = scores + attn_mask.to(scores.dtype)  # e.g. -inf blocks, a bias shifts
         else:
-            raise TypeError(f"{fn}: attn_mask must be boolean (True = may attend) or floating "
-                            f"point (added to the scores), got {attn_mask.dtype}")
+            raise TypeError(
+                f"{fn}: attn_mask must be boolean (True = may attend) or floating "
+                f"point (added to the scores), got {attn_mask.dtype}"
+            )
     return softmax(scores, dim=-1)
 
 
-def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None = None,
-                                 is_causal: bool = False, *, scale: float | None = None) -> Tensor:
+def scaled_dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    attn_mask: Tensor | None = None,
+    is_causal: bool = False,
+    *,
+    scale: float | None = None,
+) -> Tensor:
     """``softmax(q k^T / sqrt(E) + mask) v``; equals ``F.scaled_dot_product_attention``.
 
     q: (..., L, E), k: (..., S, E), v: (..., S, Ev) -> (..., L, Ev). ``attn_mask`` broadcasts
@@ -134,7 +170,11 @@ class AdditiveAttention(nn.Module):
 
     def __init__(self, query_size: int, key_size: int, hidden_size: int) -> None:
         super().__init__()
-        for name, v in (("query_size", query_size), ("key_size", key_size), ("hidden_size", hidden_size)):
+        for name, v in (
+            ("query_size", query_size),
+            ("key_size", key_size),
+            ("hidden_size", hidden_size),
+        ):
             check_positive_int(v, "AdditiveAttention", name)
         self.w_q = nn.Linear(query_size, hidden_size, bias=False)
         self.w_k = nn.Linear(key_size, hidden_size)
@@ -143,7 +183,9 @@ class AdditiveAttention(nn.Module):
     def forward(self, query: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
         check_ndim(query, "AdditiveAttention", "query", 3, "(N, T, query_size)")
         check_ndim(keys, "AdditiveAttention", "keys", 3, "(N, S, key_size)")
-        hidden = torch.tanh(self.w_q(query).unsqueeze(2) + self.w_k(keys).unsqueeze(1))  # (N, T, S, A)
+        hidden = torch.tanh(
+            self.w_q(query).unsqueeze(2) + self.w_k(keys).unsqueeze(1)
+        )  # (N, T, S, A)
         weights = softmax(self.w(hidden).squeeze(-1), dim=-1)  # (N, T, S): each row sums to 1
         return weights @ keys, weights  # contexts (N, T, K)
 
@@ -161,8 +203,14 @@ class AttentionSeq2Seq(nn.Module):
     sees [s_t, context_t]. ``last_weights`` keeps the last call's weights, (N, L_out, L_in).
     """
 
-    def __init__(self, n_symbols: int, hidden_size: int = 32, embed_size: int = 16,
-                 attention_size: int | None = None, reverse: bool = False) -> None:
+    def __init__(
+        self,
+        n_symbols: int,
+        hidden_size: int = 32,
+        embed_size: int = 16,
+        attention_size: int | None = None,
+        reverse: bool = False,
+    ) -> None:
         super().__init__()
         fn = "AttentionSeq2Seq"
         check_positive_int(n_symbols, fn, "n_symbols", minimum=2)
@@ -222,16 +270,21 @@ class MultiHeadSelfAttention(nn.Module):
         check_positive_int(d_model, "MultiHeadSelfAttention", "d_model")
         check_positive_int(n_heads, "MultiHeadSelfAttention", "n_heads")
         if d_model % n_heads:
-            raise ValueError(f"MultiHeadSelfAttention: d_model={d_model} must be divisible by "
-                             f"n_heads={n_heads}")
+            raise ValueError(
+                f"MultiHeadSelfAttention: d_model={d_model} must be divisible by n_heads={n_heads}"
+            )
         self.d_model, self.n_heads = d_model, n_heads
         self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)  # q, k, v stacked
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
-    def forward(self, x: Tensor, attn_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
+    def forward(
+        self, x: Tensor, attn_mask: Tensor | None = None, is_causal: bool = False
+    ) -> Tensor:
         check_ndim(x, "MultiHeadSelfAttention", "x", 3, "(N, T, d_model)")
         if x.shape[-1] != self.d_model:
-            raise ValueError(f"MultiHeadSelfAttention: x has {x.shape[-1]} features, expected {self.d_model}")
+            raise ValueError(
+                f"MultiHeadSelfAttention: x has {x.shape[-1]} features, expected {self.d_model}"
+            )
         n, t, d = x.shape
         heads = self.in_proj(x).view(n, t, 3, self.n_heads, d // self.n_heads)  # (N, T, 3, h, D/h)
         q, k, v = heads.permute(2, 0, 3, 1, 4)  # each (N, h, T, D/h)
@@ -252,7 +305,9 @@ class TransformerBlock(nn.Module):
         self.norm2 = LayerNorm(d_model)
         self.mlp = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
 
-    def forward(self, x: Tensor, attn_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
+    def forward(
+        self, x: Tensor, attn_mask: Tensor | None = None, is_causal: bool = False
+    ) -> Tensor:
         x = x + self.attn(self.norm1(x), attn_mask=attn_mask, is_causal=is_causal)  # mix positions
         return x + self.mlp(self.norm2(x))  # transform each position on its own
 
@@ -262,23 +317,37 @@ class TransformerLM(nn.Module):
     :class:`TransformerBlock` with ``is_causal=True``, a final layer norm and a linear read-out.
     (N, T) codes, T <= ``block_size`` -> (N, T, vocab_size) logits for the next code."""
 
-    def __init__(self, vocab_size: int, d_model: int = 64, n_heads: int = 4, n_layers: int = 2,
-                 block_size: int = 64, d_ff: int | None = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int = 64,
+        n_heads: int = 4,
+        n_layers: int = 2,
+        block_size: int = 64,
+        d_ff: int | None = None,
+    ) -> None:
         super().__init__()
-        for name, v in (("vocab_size", vocab_size), ("block_size", block_size), ("n_layers", n_layers)):
+        for name, v in (
+            ("vocab_size", vocab_size),
+            ("block_size", block_size),
+            ("n_layers", n_layers),
+        ):
             check_positive_int(v, "TransformerLM", name)
         self.vocab_size, self.block_size = vocab_size, block_size
         self.token = nn.Embedding(vocab_size, d_model)
         self.position = nn.Embedding(block_size, d_model)
-        self.blocks = nn.ModuleList(TransformerBlock(d_model, n_heads, d_ff) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(d_model, n_heads, d_ff) for _ in range(n_layers)
+        )
         self.norm = LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
 
     def forward(self, x: Tensor) -> Tensor:
         check_ndim(x, "TransformerLM", "x", 2, "(N, T) of integer codes")
         if x.shape[1] > self.block_size:
-            raise ValueError(f"TransformerLM: x has {x.shape[1]} positions but block_size is "
-                             f"{self.block_size}")
+            raise ValueError(
+                f"TransformerLM: x has {x.shape[1]} positions but block_size is {self.block_size}"
+            )
         h = self.token(x) + self.position(torch.arange(x.shape[1], device=x.device))  # (N, T, D)
         for block in self.blocks:
             h = block(h, is_causal=True)  # position t sees positions 0..t only
@@ -288,5 +357,5 @@ class TransformerLM(nn.Module):
         """For :func:`dlcore.sequence_models.sample`: the "state" is the context so far (the last
         ``block_size`` codes); returns the logits of the new positions and the new context."""
         context = x if state is None else torch.cat([state, x], dim=1)
-        context = context[:, -self.block_size:]
-        return self(context)[:, -x.shape[1]:], context
+        context = context[:, -self.block_size :]
+        return self(context)[:, -x.shape[1] :], context

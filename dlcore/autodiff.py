@@ -45,20 +45,30 @@ class Value:
 
     __slots__ = ("data", "grad", "parents", "local_grads", "op", "label")  # less memory per node
 
-    def __init__(self, data: float, parents: tuple[Value, ...] = (),
-                 local_grads: tuple[float, ...] = (), op: str = "", label: str = "") -> None:
+    def __init__(
+        self,
+        data: float,
+        parents: tuple[Value, ...] = (),
+        local_grads: tuple[float, ...] = (),
+        op: str = "",
+        label: str = "",
+    ) -> None:
         if not _is_number(data):
-            raise TypeError(f"Value: data must be an int or float, got {type(data).__name__} "
-                            f"({data!r:.40}); for a one-element tensor use .item()")
+            raise TypeError(
+                f"Value: data must be an int or float, got {type(data).__name__} "
+                f"({data!r:.40}); for a one-element tensor use .item()"
+            )
         if len(parents) != len(local_grads):
-            raise ValueError(f"Value: {len(parents)} parents need {len(parents)} local_grads, "
-                             f"got {len(local_grads)}")
+            raise ValueError(
+                f"Value: {len(parents)} parents need {len(parents)} local_grads, "
+                f"got {len(local_grads)}"
+            )
         self.data = float(data)
-        self.grad = 0.0                 # d(output)/d(self), filled in by output.backward()
-        self.parents = parents          # the Values this one was computed from
+        self.grad = 0.0  # d(output)/d(self), filled in by output.backward()
+        self.parents = parents  # the Values this one was computed from
         self.local_grads = local_grads  # d(self)/d(parent) for each parent, in the same order
-        self.op = op                    # the operation that made it, for drawings
-        self.label = label              # an optional name, for drawings
+        self.op = op  # the operation that made it, for drawings
+        self.label = label  # an optional name, for drawings
 
     def __repr__(self) -> str:
         name = f"{self.label}=" if self.label else ""
@@ -66,45 +76,50 @@ class Value:
 
     # ---- the operations: each returns its result and its local derivatives
     def __add__(self, other: Value | float) -> Value:
-        other = _as_value(other, "+")           # d(a+b)/da = 1, d(a+b)/db = 1
+        other = _as_value(other, "+")  # d(a+b)/da = 1, d(a+b)/db = 1
         return Value(self.data + other.data, (self, other), (1.0, 1.0), "+")
 
     def __mul__(self, other: Value | float) -> Value:
-        other = _as_value(other, "*")           # d(ab)/da = b, d(ab)/db = a
+        other = _as_value(other, "*")  # d(ab)/da = b, d(ab)/db = a
         return Value(self.data * other.data, (self, other), (other.data, self.data), "*")
 
-    def __pow__(self, k: float) -> Value:       # d(a^k)/da = k a^(k-1)
+    def __pow__(self, k: float) -> Value:  # d(a^k)/da = k a^(k-1)
         if isinstance(k, Value):
-            raise TypeError("Value **: the exponent must be an int or float, not a Value; "
-                            "write (b * a.log()).exp() for a ** b")
+            raise TypeError(
+                "Value **: the exponent must be an int or float, not a Value; "
+                "write (b * a.log()).exp() for a ** b"
+            )
         if not _is_number(k):
-            raise TypeError(f"Value **: the exponent must be an int or float, got {type(k).__name__}")
+            raise TypeError(
+                f"Value **: the exponent must be an int or float, got {type(k).__name__}"
+            )
         if self.data < 0 and k != int(k):
-            raise ValueError(f"Value **: a negative number ({self.data}) to a fractional "
-                             f"power ({k}) is not real")
-        return Value(self.data ** k, (self,), (k * self.data ** (k - 1),), f"**{k:g}")
+            raise ValueError(
+                f"Value **: a negative number ({self.data}) to a fractional power ({k}) is not real"
+            )
+        return Value(self.data**k, (self,), (k * self.data ** (k - 1),), f"**{k:g}")
 
-    def exp(self) -> Value:                     # d(e^a)/da = e^a
+    def exp(self) -> Value:  # d(e^a)/da = e^a
         e = math.exp(self.data)
         return Value(e, (self,), (e,), "exp")
 
-    def log(self) -> Value:                     # d(log a)/da = 1/a
+    def log(self) -> Value:  # d(log a)/da = 1/a
         if self.data <= 0:
             raise ValueError(f"Value.log: needs a positive number, got {self.data}")
         return Value(math.log(self.data), (self,), (1.0 / self.data,), "log")
 
-    def tanh(self) -> Value:                    # d(tanh a)/da = 1 - tanh(a)^2
+    def tanh(self) -> Value:  # d(tanh a)/da = 1 - tanh(a)^2
         t = math.tanh(self.data)
         return Value(t, (self,), (1.0 - t * t,), "tanh")
 
-    def relu(self) -> Value:                    # 1 where a > 0, else 0 (also at 0, as torch)
+    def relu(self) -> Value:  # 1 where a > 0, else 0 (also at 0, as torch)
         return Value(max(self.data, 0.0), (self,), (1.0 if self.data > 0 else 0.0,), "relu")
 
     # ---- everything else is built from the operations above
-    def __neg__(self) -> Value:                 # -a
+    def __neg__(self) -> Value:  # -a
         return self * -1.0
 
-    def __sub__(self, other: Value | float) -> Value:   # a - b
+    def __sub__(self, other: Value | float) -> Value:  # a - b
         return self + (-_as_value(other, "-"))
 
     def __truediv__(self, other: Value | float) -> Value:  # a / b = a * b^-1
@@ -122,11 +137,15 @@ class Value:
     def __rtruediv__(self, other: float) -> Value:  # 2 / a
         return _as_value(other, "/") / self
 
-    def __rpow__(self, base: float) -> Value:   # 2 ** a = exp(a log 2)
+    def __rpow__(self, base: float) -> Value:  # 2 ** a = exp(a log 2)
         if not _is_number(base):
-            raise TypeError(f"Value **: the base must be an int or float, got {type(base).__name__}")
+            raise TypeError(
+                f"Value **: the base must be an int or float, got {type(base).__name__}"
+            )
         if base <= 0:
-            raise ValueError(f"Value **: a number raised to a Value needs a positive base, got {base}")
+            raise ValueError(
+                f"Value **: a number raised to a Value needs a positive base, got {base}"
+            )
         return (self * math.log(base)).exp()
 
     # ---- reverse-mode accumulation
@@ -136,14 +155,14 @@ class Value:
         As in PyTorch, the gradients of inputs (Values without parents) add up over calls;
         those of intermediate Values are recomputed by each call.
         """
-        order = topological_order(self)         # every parent before its children
+        order = topological_order(self)  # every parent before its children
         for node in order:
             if node.parents:
                 node.grad = 0.0
-        self.grad += 1.0                        # d(self)/d(self)
-        for node in reversed(order):            # every child before its parents
+        self.grad += 1.0  # d(self)/d(self)
+        for node in reversed(order):  # every child before its parents
             for parent, local in zip(node.parents, node.local_grads, strict=True):
-                parent.grad += local * node.grad            # chain rule, summed over all uses
+                parent.grad += local * node.grad  # chain rule, summed over all uses
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -157,11 +176,11 @@ def topological_order(root: Value) -> list[Value]:
     stack: list[tuple[Value, bool]] = [(root, False)]
     while stack:
         node, parents_done = stack.pop()
-        if parents_done:                        # all parents are already in `order`
+        if parents_done:  # all parents are already in `order`
             order.append(node)
         elif node not in visited:
             visited.add(node)
-            stack.append((node, True))          # comes back here after its parents
+            stack.append((node, True))  # comes back here after its parents
             stack.extend((p, False) for p in node.parents if p not in visited)
     return order
 
@@ -169,26 +188,29 @@ def topological_order(root: Value) -> list[Value]:
 # ----------------------------------------------------------------------------- drawing
 
 
-def draw_graph(root: Value, title: str = "Computational graph", max_nodes: int = 60,
-               show_grad: bool = True) -> Figure:
+def draw_graph(
+    root: Value, title: str = "Computational graph", max_nodes: int = 60, show_grad: bool = True
+) -> Figure:
     """Draw the graph below ``root`` left to right: boxes are Values (label, data, grad),
     circles the operations that made them; edges that skip columns are drawn curved."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyBboxPatch
 
-    nodes = topological_order(root)             # parents before children
+    nodes = topological_order(root)  # parents before children
     if len(nodes) > max_nodes:
-        raise ValueError(f"draw_graph: the graph has {len(nodes)} Values; a drawing is legible "
-                         f"up to max_nodes={max_nodes}")
+        raise ValueError(
+            f"draw_graph: the graph has {len(nodes)} Values; a drawing is legible "
+            f"up to max_nodes={max_nodes}"
+        )
     children: dict[Value, list[Value]] = {v: [] for v in nodes}
     for v in nodes:
         for p in v.parents:
             children[p].append(v)
-    col: dict[Value, int] = {}                  # computed Values: longest path from an input
+    col: dict[Value, int] = {}  # computed Values: longest path from an input
     for v in nodes:
         if v.parents:
             col[v] = 1 + max(col.get(p, 0) for p in v.parents)
-    for v in nodes:                             # inputs: just left of their first use
+    for v in nodes:  # inputs: just left of their first use
         if not v.parents:
             col[v] = min((col[c] for c in children[v]), default=1) - 1
     first = min(col.values())
@@ -208,7 +230,7 @@ def draw_graph(root: Value, title: str = "Computational graph", max_nodes: int =
 
     for c in sorted(columns):
         place(columns[c])
-    for _ in range(3):                          # fewer crossings: sort by neighbours' heights
+    for _ in range(3):  # fewer crossings: sort by neighbours' heights
         for c in sorted(columns, reverse=True):
             columns[c].sort(key=lambda v: -mean_y(children[v], y[v]))
             place(columns[c])
@@ -223,21 +245,42 @@ def draw_graph(root: Value, title: str = "Computational graph", max_nodes: int =
         vx, vy = 3.0 * col[v], y[v]
         lines = ([v.label] if v.label else []) + [f"data {v.data:.3g}"]
         lines += [f"grad {v.grad:.3g}"] if show_grad else []
-        ax.add_patch(FancyBboxPatch((vx - box_w / 2, vy - box_h / 2), box_w, box_h,
-                                    boxstyle="round,pad=0.02", fc="#e8f0fa", ec="#1f77b4"))
+        ax.add_patch(
+            FancyBboxPatch(
+                (vx - box_w / 2, vy - box_h / 2),
+                box_w,
+                box_h,
+                boxstyle="round,pad=0.02",
+                fc="#e8f0fa",
+                ec="#1f77b4",
+            )
+        )
         ax.text(vx, vy, "\n".join(lines), ha="center", va="center", fontsize=7.5)
         if not v.parents:
             continue
-        ox = vx - 1.15                          # the op circle sits just left of its result
+        ox = vx - 1.15  # the op circle sits just left of its result
         ax.add_patch(plt.Circle((ox, vy), r, fc="#fdebd3", ec="#ff7f0e", zorder=3))
         ax.text(ox, vy, v.op, ha="center", va="center", fontsize=8, zorder=4)
-        ax.annotate("", (vx - box_w / 2, vy), (ox + r, vy),
-                    arrowprops=dict(arrowstyle="-|>", color="0.45", shrinkA=0, shrinkB=0))
+        ax.annotate(
+            "",
+            (vx - box_w / 2, vy),
+            (ox + r, vy),
+            arrowprops=dict(arrowstyle="-|>", color="0.45", shrinkA=0, shrinkB=0),
+        )
         for p in v.parents:
-            skip = col[v] - col[p] > 1          # would cross the boxes in between: bend it
-            ax.annotate("", (ox - r, vy), (3.0 * col[p] + box_w / 2, y[p]),
-                        arrowprops=dict(arrowstyle="-|>", color="0.45", shrinkA=0, shrinkB=0,
-                                        connectionstyle=f"arc3,rad={-0.35 if skip else 0}"))
+            skip = col[v] - col[p] > 1  # would cross the boxes in between: bend it
+            ax.annotate(
+                "",
+                (ox - r, vy),
+                (3.0 * col[p] + box_w / 2, y[p]),
+                arrowprops=dict(
+                    arrowstyle="-|>",
+                    color="0.45",
+                    shrinkA=0,
+                    shrinkB=0,
+                    connectionstyle=f"arc3,rad={-0.35 if skip else 0}",
+                ),
+            )
     ax.set_xlim(-box_w / 2 - 0.2, 3.0 * (n_cols - 1) + box_w / 2 + 0.2)
     ax.set_ylim(-n_rows / 2 - 0.6, n_rows / 2 + 0.2)
     ax.set_aspect("equal")
@@ -258,12 +301,14 @@ def draw_graph(root: Value, title: str = "Computational graph", max_nodes: int =
 class Neuron:
     """``act(w . x + b)`` on Values; weights uniform in +-1/sqrt(n_in) (as torch.nn.Linear)."""
 
-    def __init__(self, n_in: int, activation: str = "relu",
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self, n_in: int, activation: str = "relu", generator: torch.Generator | None = None
+    ) -> None:
         if activation not in ("relu", "tanh", "linear"):
-            raise ValueError(f"Neuron: activation must be 'relu', 'tanh' or 'linear', "
-                             f"got {activation!r}")
-        bound = n_in ** -0.5
+            raise ValueError(
+                f"Neuron: activation must be 'relu', 'tanh' or 'linear', got {activation!r}"
+            )
+        bound = n_in**-0.5
         w = torch.empty(n_in + 1, dtype=torch.float64).uniform_(-bound, bound, generator=generator)
         self.w = [Value(wi) for wi in w[:-1].tolist()]
         self.b = Value(w[-1].item())
@@ -282,8 +327,13 @@ class Neuron:
 class Layer:
     """``n_out`` Neurons that all see the same inputs."""
 
-    def __init__(self, n_in: int, n_out: int, activation: str = "relu",
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        activation: str = "relu",
+        generator: torch.Generator | None = None,
+    ) -> None:
         self.neurons = [Neuron(n_in, activation, generator) for _ in range(n_out)]
 
     def __call__(self, x: Sequence[Value | float]) -> list[Value]:
@@ -296,13 +346,19 @@ class Layer:
 class MLP:
     """Layers ``sizes[0] -> ... -> sizes[-1]``; ``activation`` between them, none at the end."""
 
-    def __init__(self, sizes: Sequence[int], activation: str = "relu",
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        generator: torch.Generator | None = None,
+    ) -> None:
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs an input and an output size, got {list(sizes)}")
         last = len(sizes) - 2
-        self.layers = [Layer(a, b, "linear" if i == last else activation, generator)
-                       for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))]
+        self.layers = [
+            Layer(a, b, "linear" if i == last else activation, generator)
+            for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))
+        ]
 
     def __call__(self, x: Sequence[Value | float]) -> list[Value]:
         out = self.layers[0](x)  # there is at least one layer
@@ -324,10 +380,14 @@ class MLP:
             n_out, n_in = len(layer.neurons), len(layer.neurons[0].w)
             linear = torch.nn.Linear(n_in, n_out, dtype=torch.float64)
             with torch.no_grad():
-                linear.weight.copy_(torch.tensor([[w.data for w in n.w] for n in layer.neurons],
-                                                 dtype=torch.float64))
-                linear.bias.copy_(torch.tensor([n.b.data for n in layer.neurons],
-                                               dtype=torch.float64))
+                linear.weight.copy_(
+                    torch.tensor(
+                        [[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64
+                    )
+                )
+                linear.bias.copy_(
+                    torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64)
+                )
             modules.append(linear)
             act = layer.neurons[0].activation
             if act != "linear":

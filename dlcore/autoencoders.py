@@ -87,7 +87,9 @@ def principal_angles(a: Tensor, b: Tensor) -> Tensor:
     for name, m in (("a", a), ("b", b)):
         check_ndim(m, "principal_angles", name, 2, "(D, k): one basis vector per column")
         if not m.is_floating_point():
-            raise TypeError(f"principal_angles: {name} must be a floating-point tensor, got {m.dtype}")
+            raise TypeError(
+                f"principal_angles: {name} must be a floating-point tensor, got {m.dtype}"
+            )
         if m.shape[1] == 0 or m.shape[1] > m.shape[0]:
             raise ValueError(
                 f"principal_angles: {name} must have between 1 and D={m.shape[0]} columns, "
@@ -159,8 +161,11 @@ def mlp_autoencoder(
     check_positive_int(code_size, fn, "code_size")
     if isinstance(hidden, int) or not all(isinstance(h, int) and h >= 1 for h in hidden):
         raise TypeError(f"{fn}: hidden must be a sequence of positive ints, got {hidden!r}")
-    for name, act in (("activation", activation), ("code_activation", code_activation),
-                      ("out_activation", out_activation)):
+    for name, act in (
+        ("activation", activation),
+        ("code_activation", code_activation),
+        ("out_activation", out_activation),
+    ):
         if act not in ACTIVATIONS:
             raise ValueError(f"{fn}: {name} must be one of {sorted(ACTIVATIONS)}, got {act!r}")
 
@@ -174,8 +179,13 @@ class Denoising(nn.Module):
     """Wraps an autoencoder: in training mode the input is corrupted before encoding, in
     eval mode it is not. Trained with clean targets, it learns to undo the corruption."""
 
-    def __init__(self, autoencoder: nn.Module, level: float, kind: str = "mask",
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        autoencoder: nn.Module,
+        level: float,
+        kind: str = "mask",
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         corrupt(torch.zeros(1), level, kind, generator)  # validates the arguments
         self.autoencoder = autoencoder
@@ -205,8 +215,14 @@ class Seq2SeqAutoencoder(nn.Module):
     fed its own predictions. Returns logits (N, L, n_symbols).
     """
 
-    def __init__(self, n_symbols: int, hidden_size: int = 64, embed_size: int = 16,
-                 cell: str = "gru", reverse: bool = False) -> None:
+    def __init__(
+        self,
+        n_symbols: int,
+        hidden_size: int = 64,
+        embed_size: int = 16,
+        cell: str = "gru",
+        reverse: bool = False,
+    ) -> None:
         super().__init__()
         fn = "Seq2SeqAutoencoder"
         check_positive_int(n_symbols, fn, "n_symbols", minimum=2)
@@ -280,7 +296,9 @@ def pretrain_layerwise(
     if x.shape[1] != sizes[0]:
         raise ValueError(f"{fn}: x has {x.shape[1]} features but sizes[0] is {sizes[0]}")
     if activation not in ACTIVATIONS:
-        raise ValueError(f"{fn}: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        raise ValueError(
+            f"{fn}: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}"
+        )
     check_positive_int(epochs, fn, "epochs")
     act = ACTIVATIONS[activation]()
     layers: list[nn.Linear] = []
@@ -292,11 +310,22 @@ def pretrain_layerwise(
             torch.manual_seed(effective_seed(seed + depth))
             encoder = nn.Sequential(nn.Linear(a, b), ACTIVATIONS[activation]())
             decoder = nn.Sequential(nn.Linear(b, a), ACTIVATIONS[out_act]())
-        dae = Denoising(Autoencoder(encoder, decoder), noise,
-                        generator=make_generator(seed + 1000 + depth))
+        dae = Denoising(
+            Autoencoder(encoder, decoder), noise, generator=make_generator(seed + 1000 + depth)
+        )
         opt = torch.optim.Adam(dae.parameters(), lr=lr)
-        fit(dae, (codes, codes), epochs=epochs, batch_size=batch_size, optimizer=opt,
-            loss_fn=F.mse_loss, metric=None, seed=seed + depth, device=device, progress=False)
+        fit(
+            dae,
+            (codes, codes),
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=opt,
+            loss_fn=F.mse_loss,
+            metric=None,
+            seed=seed + depth,
+            device=device,
+            progress=False,
+        )
         layer = cast(nn.Linear, encoder[0]).cpu()
         layers.append(layer)
         with torch.no_grad():

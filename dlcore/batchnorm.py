@@ -74,7 +74,9 @@ def _check_vector(v: Tensor | None, fn: str, name: str, channels: int) -> None:
         return
     check_tensor(v, fn, name)
     if v.shape != (channels,):
-        raise ValueError(f"{fn}: {name} must have shape ({channels},), one value per channel, got {tuple(v.shape)}")
+        raise ValueError(
+            f"{fn}: {name} must have shape ({channels},), one value per channel, got {tuple(v.shape)}"
+        )
 
 
 def batch_norm(
@@ -97,12 +99,18 @@ def batch_norm(
     fn = "batch_norm"
     check_tensor(x, fn, "x")
     if x.dim() < 2:
-        raise ValueError(f"{fn}: x must have shape (N, C) or (N, C, H, W), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{fn}: x must have shape (N, C) or (N, C, H, W), got shape {tuple(x.shape)}"
+        )
     if not x.is_floating_point():
         raise TypeError(f"{fn}: x must be a floating-point tensor, got {x.dtype}")
     c = x.shape[1]
-    for name, v in (("running_mean", running_mean), ("running_var", running_var),
-                    ("weight", weight), ("bias", bias)):
+    for name, v in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
         _check_vector(v, fn, name, c)
     if (running_mean is None) != (running_var is None):
         raise ValueError(f"{fn}: give both running_mean and running_var, or neither")
@@ -116,7 +124,9 @@ def batch_norm(
     b = bias if bias is not None else x.new_zeros(c)
     if not training:
         if running_mean is None or running_var is None:  # both or neither (checked above)
-            raise ValueError(f"{fn}: evaluation mode (training=False) needs running_mean and running_var")
+            raise ValueError(
+                f"{fn}: evaluation mode (training=False) needs running_mean and running_var"
+            )
         scale = w / torch.sqrt(running_var + eps)  # (C,) an affine map per channel
         return (x - running_mean.reshape(shape)) * scale.reshape(shape) + b.reshape(shape)
 
@@ -142,8 +152,9 @@ class BatchNorm(nn.Module):
     running_mean: Tensor  # buffers (registered in __init__)
     running_var: Tensor
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = True) -> None:
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True
+    ) -> None:
         super().__init__()
         self.num_features = check_positive_int(num_features, "BatchNorm", "num_features")
         self.eps, self.momentum = eps, momentum
@@ -157,16 +168,28 @@ class BatchNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(num_features))
 
     def forward(self, x: Tensor) -> Tensor:
-        return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                          self.training, self.momentum, self.eps)
+        return batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training,
+            self.momentum,
+            self.eps,
+        )
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
 
 
-def layer_norm(x: Tensor, normalized_shape: int | tuple[int, ...] | list[int],
-               weight: Tensor | None = None, bias: Tensor | None = None,
-               eps: float = 1e-5) -> Tensor:
+def layer_norm(
+    x: Tensor,
+    normalized_shape: int | tuple[int, ...] | list[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
     """Layer normalisation: normalise each example over its last ``len(normalized_shape)``
     dimensions, ``y = weight * (x - mean) / sqrt(var + eps) + bias`` (biased variance).
 
@@ -179,13 +202,16 @@ def layer_norm(x: Tensor, normalized_shape: int | tuple[int, ...] | list[int],
     if isinstance(normalized_shape, int) and not isinstance(normalized_shape, bool):
         normalized_shape = (normalized_shape,)
     if not isinstance(normalized_shape, (tuple, list, torch.Size)) or not normalized_shape:
-        raise TypeError(f"{fn}: normalized_shape must be an int or a non-empty tuple of ints, "
-                        f"got {normalized_shape!r}")
+        raise TypeError(
+            f"{fn}: normalized_shape must be an int or a non-empty tuple of ints, "
+            f"got {normalized_shape!r}"
+        )
     shape = tuple(check_positive_int(d, fn, "normalized_shape") for d in normalized_shape)
     k = len(shape)
     if x.dim() < k or tuple(x.shape[-k:]) != shape:
-        raise ValueError(f"{fn}: the last {k} dimensions of x must be {shape}, "
-                         f"got x of shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{fn}: the last {k} dimensions of x must be {shape}, got x of shape {tuple(x.shape)}"
+        )
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None:
             check_tensor(t, fn, name)
@@ -193,9 +219,9 @@ def layer_norm(x: Tensor, normalized_shape: int | tuple[int, ...] | list[int],
                 raise ValueError(f"{fn}: {name} must have shape {shape}, got {tuple(t.shape)}")
     eps = check_number(eps, fn, "eps", lo=0.0, lo_open=True)
     dims = tuple(range(-k, 0))
-    mean = x.mean(dim=dims, keepdim=True)                      # (*, 1, ..., 1)
-    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)       # biased, as torch
-    y = (x - mean) / torch.sqrt(var + eps)                     # (*, *normalized_shape)
+    mean = x.mean(dim=dims, keepdim=True)  # (*, 1, ..., 1)
+    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)  # biased, as torch
+    y = (x - mean) / torch.sqrt(var + eps)  # (*, *normalized_shape)
     if weight is not None:
         y = y * weight
     if bias is not None:

@@ -24,7 +24,7 @@ def zero_pad2d(x: Tensor, padding: tuple[int, int]) -> Tensor:
         return x
     h, w = x.shape[-2:]
     out = x.new_zeros(*x.shape[:-2], h + 2 * ph, w + 2 * pw)
-    out[..., ph: ph + h, pw: pw + w] = x  # differentiable: the gradient flows back to x
+    out[..., ph : ph + h, pw : pw + w] = x  # differentiable: the gradient flows back to x
     return out
 
 
@@ -32,7 +32,9 @@ def _check_common(fn: str, x: Tensor, weight: Tensor, bias: Tensor | None, spati
     check_tensor(x, fn, "x")
     check_tensor(weight, fn, "weight")
     letters = "(N, C, L)" if spatial == 1 else "(N, C, H, W)"
-    wletters = "(out_channels, in_channels, k)" if spatial == 1 else "(out_channels, in_channels, kh, kw)"
+    wletters = (
+        "(out_channels, in_channels, k)" if spatial == 1 else "(out_channels, in_channels, kh, kw)"
+    )
     check_ndim(x, fn, "x", spatial + 2, letters)
     check_ndim(weight, fn, "weight", spatial + 2, wletters)
     if weight.shape[1] != x.shape[1]:
@@ -76,7 +78,9 @@ def conv2d(
     x = zero_pad2d(x, (ph, pw))
     patches = x.unfold(2, kh, sh).unfold(3, kw, sw)  # (N, C, OH, OW, kh, kw)
     oh, ow = patches.shape[2], patches.shape[3]
-    patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(n, oh, ow, c * kh * kw)  # one row per position
+    patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(
+        n, oh, ow, c * kh * kw
+    )  # one row per position
     out = patches @ weight.reshape(o, c * kh * kw).T  # (N, OH, OW, O)
     if bias is not None:
         out = out + bias
@@ -104,7 +108,9 @@ def conv1d(
     length = x.shape[2]
     o, c, k = weight.shape
     if k > length + 2 * p:
-        raise ValueError(f"{fn}: kernel size {k} is larger than the padded input length {length + 2 * p}")
+        raise ValueError(
+            f"{fn}: kernel size {k} is larger than the padded input length {length + 2 * p}"
+        )
     # Treat the sequence as an image of height 1 and reuse the 2-D machinery.
     out = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, stride=(1, s), padding=(0, p))
     return out.squeeze(2)  # (N, O, OL)
@@ -113,9 +119,15 @@ def conv1d(
 class Conv2d(nn.Module):
     """A convolutional layer using :func:`conv2d`, initialised like ``torch.nn.Conv2d``."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
-                 bias: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         kh, kw = to_pair(kernel_size, "Conv2d", "kernel_size", minimum=1)
         self.stride, self.padding = stride, padding

@@ -98,18 +98,23 @@ class Corpus:
         """The text of ``codes`` (a 1-D tensor or a list of ints in [0, vocab_size))."""
         if isinstance(codes, Tensor):
             if codes.dim() != 1 or codes.is_floating_point() or codes.dtype == torch.bool:
-                raise ValueError(f"Corpus.decode: codes must be a 1-D integer tensor, got shape "
-                                 f"{tuple(codes.shape)} and {codes.dtype}")
+                raise ValueError(
+                    f"Corpus.decode: codes must be a 1-D integer tensor, got shape "
+                    f"{tuple(codes.shape)} and {codes.dtype}"
+                )
             codes = codes.tolist()
         if isinstance(codes, (str, bytes)):
-            raise TypeError("Corpus.decode: codes must be integer codes, got a string "
-                            "(Corpus.encode turns text into codes)")
+            raise TypeError(
+                "Corpus.decode: codes must be integer codes, got a string "
+                "(Corpus.encode turns text into codes)"
+            )
         out = []
         for i in codes:
             code = check_positive_int(i, "Corpus.decode", "each code", minimum=0)
             if code >= self.vocab_size:
-                raise ValueError(f"Corpus.decode: code {code} is outside the vocabulary "
-                                 f"[0, {self.vocab_size})")
+                raise ValueError(
+                    f"Corpus.decode: code {code} is outside the vocabulary [0, {self.vocab_size})"
+                )
             out.append(self.chars[code])
         return "".join(out)
 
@@ -130,7 +135,9 @@ def cache_dir() -> Path:
     if env:
         path = Path(env).expanduser()
     else:
-        base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join(
+            os.path.expanduser("~"), ".cache"
+        )
         path = Path(base).expanduser() / "dlcore"
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -258,7 +265,9 @@ def corpus_documents() -> dict[str, str]:
 
     payload = lzma.decompress(base64.b85decode("".join(TOPICS_LZMA_B85)))
     if hashlib.sha256(payload).hexdigest() != SHA256:
-        raise RuntimeError("load('corpus'): the frozen topics in dlcore/_corpus_text.py are damaged")
+        raise RuntimeError(
+            "load('corpus'): the frozen topics in dlcore/_corpus_text.py are damaged"
+        )
     topics = json.loads(payload)
     seen: set[str] = set()
     documents = {}
@@ -304,16 +313,22 @@ def _corpus(max_chars: int | None = None, test_every: int = 10) -> Corpus:
     chars = sorted(set(text))
     lookup = {c: i for i, c in enumerate(chars)}
     codes = torch.tensor([lookup[c] for c in text], dtype=torch.long)
-    return Corpus(text, chars, codes[:len(train_text)], codes[len(train_text):],
-                  [n for n, flag in zip(names, is_test) if not flag],
-                  [n for n, flag in zip(names, is_test) if flag])
+    return Corpus(
+        text,
+        chars,
+        codes[: len(train_text)],
+        codes[len(train_text) :],
+        [n for n, flag in zip(names, is_test) if not flag],
+        [n for n, flag in zip(names, is_test) if flag],
+    )
 
 
 # ----------------------------------------------------------------------------- synthetic tasks
 
 
-def _check_synthetic(name: str, n_train: object, n_test: object, seed: object,
-                     **sizes: tuple[object, int]) -> None:
+def _check_synthetic(
+    name: str, n_train: object, n_test: object, seed: object, **sizes: tuple[object, int]
+) -> None:
     """The options of a synthetic set: n_train, n_test >= 1, an int seed, and each size >= its minimum."""
     fn = f"load({name!r})"
     check_positive_int(n_train, fn, "n_train")
@@ -323,8 +338,9 @@ def _check_synthetic(name: str, n_train: object, n_test: object, seed: object,
         check_positive_int(value, fn, option, minimum=minimum)
 
 
-def _recall(n_train: int = 2000, n_test: int = 500, lag: int = 20, n_symbols: int = 4,
-            seed: int = 0) -> Dataset:
+def _recall(
+    n_train: int = 2000, n_test: int = 500, lag: int = 20, n_symbols: int = 4, seed: int = 0
+) -> Dataset:
     """Remember the first symbol of a sequence through ``lag`` random distractors.
 
     x: (N, lag + 1) int64, first token in [0, n_symbols), distractors in
@@ -359,8 +375,9 @@ def _adding(n_train: int = 2000, n_test: int = 500, length: int = 50, seed: int 
     return Dataset(f"adding(length={length})", x[:n_train], y[:n_train], x[n_train:], y[n_train:])
 
 
-def _reverse(n_train: int = 2000, n_test: int = 500, length: int = 8, n_symbols: int = 10,
-             seed: int = 0) -> Dataset:
+def _reverse(
+    n_train: int = 2000, n_test: int = 500, length: int = 8, n_symbols: int = 10, seed: int = 0
+) -> Dataset:
     """Sequences of digits and their reverses. x, y: (N, length) int64 in [0, n_symbols)."""
     _check_synthetic("reverse", n_train, n_test, seed, length=(length, 2), n_symbols=(n_symbols, 2))
     gen = make_generator(seed)
@@ -368,26 +385,50 @@ def _reverse(n_train: int = 2000, n_test: int = 500, length: int = 8, n_symbols:
     x = torch.randint(0, n_symbols, (n, length), generator=gen)
     y = x.flip(1)
     names = [str(i) for i in range(n_symbols)]
-    return Dataset(f"reverse(length={length})", x[:n_train], y[:n_train], x[n_train:], y[n_train:], names)
+    return Dataset(
+        f"reverse(length={length})", x[:n_train], y[:n_train], x[n_train:], y[n_train:], names
+    )
 
 
 # ----------------------------------------------------------------------------- online sets
 
-_IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+_IDX_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 ONLINE_SOURCES: dict[str, dict] = {
     "mnist": {
         "url": "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "md5": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-                "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
+        "md5": (
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "d53e105ee54ea40749a09fcbcd1e9432",
+            "9fb629c4189551a2d022fa330f9573f3",
+            "ec29112dd5afa0611ce80d1b7f02629c",
+        ),
         "classes": [str(d) for d in range(10)],
     },
     "fashion_mnist": {
         "url": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        "md5": ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-                "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
-        "classes": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                    "Shirt", "Sneaker", "Bag", "Ankle boot"],
+        "md5": (
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "25c81989df183df01b3e8a0aad5dffbe",
+            "bef4ecab320f06d8554ea6380940ec79",
+            "bb300cfdad3c16e7a12a480ee83cd310",
+        ),
+        "classes": [
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ],
     },
 }
 
@@ -440,7 +481,7 @@ def _read_idx(path: Path) -> np.ndarray:
     with gzip.open(path, "rb") as fh:
         data = fh.read()
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -469,7 +510,7 @@ def _verified_raw(path: Path, filename: str) -> bytes | None:
 
 def _idx_from_bytes(raw: bytes) -> np.ndarray:
     ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -557,7 +598,9 @@ def _fashion_load_arrays() -> tuple[str, tuple[np.ndarray, ...]]:
 
 def _fashion_mnist() -> Dataset:
     """Fashion-MNIST: 60,000 + 10,000 grey 28x28 images of 10 kinds of clothing, in [0, 1]."""
-    source, (x_tr, y_tr, x_te, y_te) = _fashion_arrays.get("fashion_mnist") or _fashion_load_arrays()
+    source, (x_tr, y_tr, x_te, y_te) = (
+        _fashion_arrays.get("fashion_mnist") or _fashion_load_arrays()
+    )
 
     def images(a: np.ndarray) -> Tensor:
         return torch.from_numpy(a.astype(np.float32) / 255.0).unsqueeze(1)  # (N, 1, 28, 28)
@@ -565,8 +608,14 @@ def _fashion_mnist() -> Dataset:
     def labels(a: np.ndarray) -> Tensor:
         return torch.from_numpy(a.astype(np.int64))
 
-    return Dataset("fashion_mnist", images(x_tr), labels(y_tr), images(x_te), labels(y_te),
-                   list(ONLINE_SOURCES["fashion_mnist"]["classes"]))
+    return Dataset(
+        "fashion_mnist",
+        images(x_tr),
+        labels(y_tr),
+        images(x_te),
+        labels(y_te),
+        list(ONLINE_SOURCES["fashion_mnist"]["classes"]),
+    )
 
 
 def _online(name: str) -> Dataset:
@@ -627,16 +676,22 @@ def take_per_class(x: Tensor, y: Tensor, n_per_class: int, seed: int = 0) -> tup
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
         raise TypeError("take_per_class: x and y must be tensors")
     if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)):
-        raise TypeError(f"take_per_class: n_per_class must be an int, got {type(n_per_class).__name__}")
+        raise TypeError(
+            f"take_per_class: n_per_class must be an int, got {type(n_per_class).__name__}"
+        )
     if n_per_class < 1:
         raise ValueError(f"take_per_class: n_per_class must be >= 1, got {n_per_class}")
     if y.dim() != 1 or y.is_floating_point() or y.dtype == torch.bool:
-        raise ValueError(f"take_per_class: y must be a 1-D tensor of integer labels, got shape "
-                         f"{tuple(y.shape)} and dtype {y.dtype} (one-hot rows: y.argmax(dim=1))")
+        raise ValueError(
+            f"take_per_class: y must be a 1-D tensor of integer labels, got shape "
+            f"{tuple(y.shape)} and dtype {y.dtype} (one-hot rows: y.argmax(dim=1))"
+        )
     if len(x) != len(y):
         raise ValueError(f"take_per_class: x has {len(x)} rows but y has {len(y)}")
     if len(y) and int(y.min()) < 0:
-        raise ValueError("take_per_class: y holds negative labels (unlabelled rows?); drop them first")
+        raise ValueError(
+            "take_per_class: y holds negative labels (unlabelled rows?); drop them first"
+        )
     gen = make_generator(seed)
     chosen = []
     for label in torch.unique(y):

@@ -61,16 +61,21 @@ def init_std(scheme: str, fan_in: int, fan_out: int) -> float:
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
-def init_linear_(model: ModuleT, scheme: str = "he",
-                 generator: torch.Generator | None = None) -> ModuleT:
+def init_linear_(
+    model: ModuleT, scheme: str = "he", generator: torch.Generator | None = None
+) -> ModuleT:
     """Re-initialise, in place, every ``nn.Linear`` in ``model``: weights W ~ N(0, std^2)
     with ``std = init_std(scheme, fan_in, fan_out)``, biases zero. Returns ``model``."""
     if not isinstance(model, nn.Module):
-        raise TypeError(f"init_linear_: model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(
+            f"init_linear_: model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     if scheme not in INITS:
         raise ValueError(f"init_linear_: scheme must be one of {INITS}, got {scheme!r}")
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"init_linear_: generator must be a torch.Generator, got {type(generator).__name__}")
+        raise TypeError(
+            f"init_linear_: generator must be a torch.Generator, got {type(generator).__name__}"
+        )
     layers = linear_layers(model)
     if not layers:
         raise ValueError("init_linear_: model has no nn.Linear layers to initialise")
@@ -84,26 +89,37 @@ def init_linear_(model: ModuleT, scheme: str = "he",
     return model
 
 
-def _check_sizes(fn: str, in_features: int, width: int, depth: int, out_features: int,
-                 activation: str, init: str) -> None:
+def _check_sizes(
+    fn: str, in_features: int, width: int, depth: int, out_features: int, activation: str, init: str
+) -> None:
     check_positive_int(in_features, fn, "in_features")
     check_positive_int(width, fn, "width")
     check_positive_int(depth, fn, "depth")
     check_positive_int(out_features, fn, "out_features")
     if activation not in ACTIVATIONS:
-        raise ValueError(f"{fn}: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        raise ValueError(
+            f"{fn}: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}"
+        )
     if init not in INITS:
         raise ValueError(f"{fn}: init must be one of {INITS}, got {init!r}")
 
 
-def deep_mlp(in_features: int, width: int, depth: int, out_features: int,
-             activation: str = "relu", init: str = "he",
-             generator: torch.Generator | None = None, flatten: bool = True) -> nn.Sequential:
+def deep_mlp(
+    in_features: int,
+    width: int,
+    depth: int,
+    out_features: int,
+    activation: str = "relu",
+    init: str = "he",
+    generator: torch.Generator | None = None,
+    flatten: bool = True,
+) -> nn.Sequential:
     """A plain MLP with ``depth`` hidden layers of ``width`` units (``depth + 1`` Linear
     layers): ``in -> width -> ... -> width -> out``, initialised with ``init``."""
     _check_sizes("deep_mlp", in_features, width, depth, out_features, activation, init)
-    model = mlp([in_features] + [width] * depth + [out_features], activation=activation,
-                flatten=flatten)
+    model = mlp(
+        [in_features] + [width] * depth + [out_features], activation=activation, flatten=flatten
+    )
     return init_linear_(model, init, generator)
 
 
@@ -125,8 +141,15 @@ class ResidualMLP(nn.Module):
     stem ``Linear(in, width)``, ``depth - 1`` :class:`ResidualBlock`, then act and
     ``Linear(width, out)``. (N, in) or (N, ...) -> (N, out)."""
 
-    def __init__(self, in_features: int, width: int, depth: int, out_features: int,
-                 activation: str = "relu", flatten: bool = True) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        width: int,
+        depth: int,
+        out_features: int,
+        activation: str = "relu",
+        flatten: bool = True,
+    ) -> None:
         super().__init__()
         _check_sizes("ResidualMLP", in_features, width, depth, out_features, activation, "he")
         self.flatten = nn.Flatten() if flatten else nn.Identity()
@@ -141,10 +164,17 @@ class ResidualMLP(nn.Module):
         return self.head(self.act(h))  # (N, out)
 
 
-def residual_mlp(in_features: int, width: int, depth: int, out_features: int,
-                 activation: str = "relu", init: str = "he",
-                 generator: torch.Generator | None = None, flatten: bool = True,
-                 branch_scale: float | None = None) -> ResidualMLP:
+def residual_mlp(
+    in_features: int,
+    width: int,
+    depth: int,
+    out_features: int,
+    activation: str = "relu",
+    init: str = "he",
+    generator: torch.Generator | None = None,
+    flatten: bool = True,
+    branch_scale: float | None = None,
+) -> ResidualMLP:
     """:class:`ResidualMLP` with the Linear layers of :func:`deep_mlp` (same shapes, same
     parameter count) initialised with ``init``; the weights inside the residual branches
     are then multiplied by ``branch_scale`` (default ``1/sqrt(depth)``), so that the sum of
@@ -166,13 +196,19 @@ def residual_mlp(in_features: int, width: int, depth: int, out_features: int,
 def linear_layers(model: nn.Module) -> list[nn.Linear]:
     """The ``nn.Linear`` modules of ``model`` in registration (= forward) order."""
     if not isinstance(model, nn.Module):
-        raise TypeError(f"linear_layers: model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(
+            f"linear_layers: model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
 
 
-def layer_gradient_norms(model: nn.Module, x: Tensor, y: Tensor,
-                         loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
-                         wrt: str = "weight") -> Tensor:
+def layer_gradient_norms(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
+    wrt: str = "weight",
+) -> Tensor:
     """Frobenius norm, per Linear layer, of the gradient of ``loss_fn(model(x), y)``
     (one batch) with respect to the layer's weight (``wrt="weight"``: dL/dW_l, shape of W)
     or its output (``wrt="output"``: dL/dz_l, shape (N, out), the back-propagated signal).
@@ -193,12 +229,16 @@ def layer_gradient_norms(model: nn.Module, x: Tensor, y: Tensor,
         loss = loss_fn(model(x.to(device)), y.to(device))
     outputs = [cast(Tensor, call.output) for call in calls]  # nn.Linear returns a tensor
     if wrt == "output" and len(outputs) != len(layers):
-        raise ValueError("layer_gradient_norms: each Linear layer must be called exactly once "
-                         f"per forward pass; {len(layers)} layers made {len(outputs)} calls")
+        raise ValueError(
+            "layer_gradient_norms: each Linear layer must be called exactly once "
+            f"per forward pass; {len(layers)} layers made {len(outputs)} calls"
+        )
     targets = [layer.weight for layer in layers] if wrt == "weight" else outputs
     grads = torch.autograd.grad(loss, targets, allow_unused=True)
-    return torch.tensor([0.0 if g is None else g.detach().double().norm().item() for g in grads],
-                        dtype=torch.float64)
+    return torch.tensor(
+        [0.0 if g is None else g.detach().double().norm().item() for g in grads],
+        dtype=torch.float64,
+    )
 
 
 def weight_snapshot(model: nn.Module) -> list[Tensor]:
@@ -214,17 +254,23 @@ def weight_change(model: nn.Module, snapshot: list[Tensor], relative: bool = Tru
     ``relative``: how far training moved each layer. Returns float64 CPU, shape (L,)."""
     layers = linear_layers(model)
     if not isinstance(snapshot, (list, tuple)):
-        raise TypeError(f"weight_change: snapshot must be a list of tensors from weight_snapshot, "
-                        f"got {type(snapshot).__name__}")
+        raise TypeError(
+            f"weight_change: snapshot must be a list of tensors from weight_snapshot, "
+            f"got {type(snapshot).__name__}"
+        )
     if len(snapshot) != len(layers):
-        raise ValueError(f"weight_change: snapshot has {len(snapshot)} tensors but the model has "
-                         f"{len(layers)} Linear layers")
+        raise ValueError(
+            f"weight_change: snapshot has {len(snapshot)} tensors but the model has "
+            f"{len(layers)} Linear layers"
+        )
     changes = []
     for i, (layer, w0) in enumerate(zip(layers, snapshot, strict=True)):
         check_tensor(w0, "weight_change", f"snapshot[{i}]")
         if w0.shape != layer.weight.shape:
-            raise ValueError(f"weight_change: snapshot[{i}] has shape {tuple(w0.shape)} but layer {i} "
-                             f"has weight shape {tuple(layer.weight.shape)}")
+            raise ValueError(
+                f"weight_change: snapshot[{i}] has shape {tuple(w0.shape)} but layer {i} "
+                f"has weight shape {tuple(layer.weight.shape)}"
+            )
         w = layer.weight.detach().double().cpu()
         w0 = w0.detach().double().cpu()
         change = (w - w0).norm()
@@ -232,8 +278,12 @@ def weight_change(model: nn.Module, snapshot: list[Tensor], relative: bool = Tru
     return torch.tensor(changes, dtype=torch.float64)
 
 
-def benchmark(fn: Callable[[], object], device: torch.device | str | None = None,
-              repeats: int = 5, warmup: int = 1) -> float:
+def benchmark(
+    fn: Callable[[], object],
+    device: torch.device | str | None = None,
+    repeats: int = 5,
+    warmup: int = 1,
+) -> float:
     """Median wall-clock seconds of one call of ``fn()``, after ``warmup`` untimed calls.
     On a CUDA ``device`` it waits for the GPU to finish before reading the clock."""
     if not callable(fn):
@@ -256,4 +306,3 @@ def benchmark(fn: Callable[[], object], device: torch.device | str | None = None
         sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-

@@ -31,7 +31,9 @@ def dropout(
     if not isinstance(training, bool):
         raise TypeError(f"dropout: training must be True or False, got {type(training).__name__}")
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"dropout: generator must be a torch.Generator or None, got {type(generator).__name__}")
+        raise TypeError(
+            f"dropout: generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
     if not x.is_floating_point():
         raise TypeError(f"dropout: x must be a floating-point tensor, got {x.dtype}")
     if not training or p == 0.0:
@@ -71,13 +73,17 @@ def mc_dropout_predict(model: nn.Module, x: Tensor, samples: int = 100) -> Tenso
     probabilities on the CPU, so callers can average the first k for any k.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"mc_dropout_predict: model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(
+            f"mc_dropout_predict: model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     check_tensor(x, "mc_dropout_predict", "x")
     check_positive_int(samples, "mc_dropout_predict", "samples")
     modes = {m: m.training for m in model.modules()}
     droppers = [m for m in model.modules() if _is_dropout(m)]
     if not droppers:
-        raise ValueError("mc_dropout_predict: model has no dropout layer, so every sample would be the same")
+        raise ValueError(
+            "mc_dropout_predict: model has no dropout layer, so every sample would be the same"
+        )
     model.eval()
     for m in droppers:
         m.train()

@@ -40,15 +40,18 @@ def capture_outputs(
     """
     fn = "capture_outputs"
     if isinstance(modules, nn.Module):
-        raise TypeError(f"{fn}: modules must be a collection of modules (e.g. {{'name': module}}), "
-                        f"not one module; wrap it as [module]")
+        raise TypeError(
+            f"{fn}: modules must be a collection of modules (e.g. {{'name': module}}), "
+            f"not one module; wrap it as [module]"
+        )
     items = list(modules.items()) if isinstance(modules, Mapping) else list(modules)
     named: list[tuple[str, nn.Module]] = []
     for i, item in enumerate(items):
         name, module = item if isinstance(item, tuple) and len(item) == 2 else (str(i), item)
         if not isinstance(module, nn.Module):
-            raise TypeError(f"{fn}: modules[{name!r}] must be a torch.nn.Module, "
-                            f"got {type(module).__name__}")
+            raise TypeError(
+                f"{fn}: modules[{name!r}] must be a torch.nn.Module, got {type(module).__name__}"
+            )
         named.append((str(name), module))
     if not named:
         raise ValueError(f"{fn}: modules is empty; name at least one module to watch")
@@ -61,6 +64,7 @@ def capture_outputs(
             if keep is not None and isinstance(output, Tensor):
                 output = keep(output)
             calls.append(Call(name, module, output))
+
         return hook
 
     handles = [module.register_forward_hook(hook_for(name)) for name, module in named]

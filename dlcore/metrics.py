@@ -28,22 +28,31 @@ __all__ = [
 ]
 
 
-def _check_scores(fn: str, outputs: object, targets: object, *, min_dim: int = 2,
-                  layout: str = "(N, C)") -> tuple[Tensor, Tensor]:
+def _check_scores(
+    fn: str, outputs: object, targets: object, *, min_dim: int = 2, layout: str = "(N, C)"
+) -> tuple[Tensor, Tensor]:
     """Scores (..., C) and integer labels of shape scores.shape[:-1], non-empty; else a clear error."""
     if not isinstance(outputs, Tensor) or not isinstance(targets, Tensor):
-        raise TypeError(f"{fn}: outputs and targets must be tensors, got "
-                        f"{type(outputs).__name__} and {type(targets).__name__}")
+        raise TypeError(
+            f"{fn}: outputs and targets must be tensors, got "
+            f"{type(outputs).__name__} and {type(targets).__name__}"
+        )
     if outputs.dim() < min_dim:
-        raise ValueError(f"{fn}: outputs must have shape {layout} with a class dimension last, "
-                         f"got shape {tuple(outputs.shape)}")
+        raise ValueError(
+            f"{fn}: outputs must have shape {layout} with a class dimension last, "
+            f"got shape {tuple(outputs.shape)}"
+        )
     if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
-        raise TypeError(f"{fn}: targets must be integer class labels, got {targets.dtype}"
-                        " (one-hot targets: use targets.argmax(dim=-1))")
+        raise TypeError(
+            f"{fn}: targets must be integer class labels, got {targets.dtype}"
+            " (one-hot targets: use targets.argmax(dim=-1))"
+        )
     if tuple(targets.shape) != tuple(outputs.shape[:-1]):
-        raise ValueError(f"{fn}: targets of shape {tuple(targets.shape)} do not match outputs "
-                         f"of shape {tuple(outputs.shape)}; expected targets of shape "
-                         f"{tuple(outputs.shape[:-1])}")
+        raise ValueError(
+            f"{fn}: targets of shape {tuple(targets.shape)} do not match outputs "
+            f"of shape {tuple(outputs.shape)}; expected targets of shape "
+            f"{tuple(outputs.shape[:-1])}"
+        )
     if targets.numel() == 0:
         raise ValueError(f"{fn}: the batch is empty (shape {tuple(targets.shape)})")
     return outputs, targets
@@ -81,8 +90,9 @@ def _check_pair(fn: str, a: Tensor, b: Tensor, name_a: str, name_b: str) -> None
     check_tensor(a, fn, name_a)
     check_tensor(b, fn, name_b)
     if a.shape != b.shape:
-        raise ValueError(f"{fn}: {name_a} has shape {tuple(a.shape)} but {name_b} has "
-                         f"{tuple(b.shape)}")
+        raise ValueError(
+            f"{fn}: {name_a} has shape {tuple(a.shape)} but {name_b} has {tuple(b.shape)}"
+        )
     if a.numel() == 0:
         raise ValueError(f"{fn}: {name_a} is empty")
 
@@ -104,10 +114,15 @@ def reconstruction_loss(x_hat: Tensor, x: Tensor) -> Tensor:
 
 
 def _head_sizes(fn: str, head_sizes: object) -> list[int]:
-    if isinstance(head_sizes, (str, bytes)) or not isinstance(head_sizes, Sequence) or not head_sizes \
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in head_sizes):
-        raise ValueError(f"{fn}: head_sizes must be a non-empty sequence of positive ints, "
-                         f"got {head_sizes!r}")
+    if (
+        isinstance(head_sizes, (str, bytes))
+        or not isinstance(head_sizes, Sequence)
+        or not head_sizes
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in head_sizes)
+    ):
+        raise ValueError(
+            f"{fn}: head_sizes must be a non-empty sequence of positive ints, got {head_sizes!r}"
+        )
     return list(head_sizes)
 
 
@@ -115,15 +130,20 @@ def _split(fn: str, logits: Tensor, targets: Tensor, sizes: list[int]) -> tuple[
     check_tensor(logits, fn, "logits")
     check_tensor(targets, fn, "targets")
     if logits.dim() != 2 or logits.shape[-1] != sum(sizes):
-        raise ValueError(f"{fn}: logits must be (N, {sum(sizes)}) for heads {sizes}, "
-                         f"got shape {tuple(logits.shape)}")
+        raise ValueError(
+            f"{fn}: logits must be (N, {sum(sizes)}) for heads {sizes}, "
+            f"got shape {tuple(logits.shape)}"
+        )
     if targets.is_floating_point() or targets.dtype == torch.bool:
-        raise TypeError(f"{fn}: targets must be integer labels (-1 = unlabelled), got {targets.dtype}")
+        raise TypeError(
+            f"{fn}: targets must be integer labels (-1 = unlabelled), got {targets.dtype}"
+        )
     return torch.split(logits, sizes, dim=-1)
 
 
-def multitask_loss(head_sizes: Sequence[int],
-                   weights: Sequence[float] | None = None) -> Callable[[Tensor, Tensor], Tensor]:
+def multitask_loss(
+    head_sizes: Sequence[int], weights: Sequence[float] | None = None
+) -> Callable[[Tensor, Tensor], Tensor]:
     """A loss for :class:`MultiHead`: sum_t weight_t * cross_entropy(head_t, y[:, t]).
 
     Targets are (N, tasks) int64; a label of -1 means "unlabelled for this task" and is
@@ -140,14 +160,18 @@ def multitask_loss(head_sizes: Sequence[int],
     def loss(logits: Tensor, targets: Tensor) -> Tensor:
         outs = _split(fn, logits, targets, sizes)
         if targets.dim() != 2 or tuple(targets.shape) != (logits.shape[0], len(sizes)):
-            raise ValueError(f"{fn}: targets must be (N, {len(sizes)}) = ({logits.shape[0]}, "
-                             f"{len(sizes)}), got {tuple(targets.shape)}")
+            raise ValueError(
+                f"{fn}: targets must be (N, {len(sizes)}) = ({logits.shape[0]}, "
+                f"{len(sizes)}), got {tuple(targets.shape)}"
+            )
         total = logits.sum() * 0.0  # zero, but on the graph: an unlabelled batch still backprops
         for t, (out, wt) in enumerate(zip(outs, w, strict=True)):
             labels = targets[:, t]
             if bool((labels >= sizes[t]).any()) or bool((labels < -1).any()):
-                raise ValueError(f"{fn}: labels of task {t} must be in [0, {sizes[t]}) or -1, "
-                                 f"got values from {labels.min().item()} to {labels.max().item()}")
+                raise ValueError(
+                    f"{fn}: labels of task {t} must be in [0, {sizes[t]}) or -1, "
+                    f"got values from {labels.min().item()} to {labels.max().item()}"
+                )
             if wt and bool((labels >= 0).any()):
                 total = total + wt * F.cross_entropy(out, labels, ignore_index=-1)
         return total
@@ -167,8 +191,10 @@ def head_accuracy(head_sizes: Sequence[int], head: int = 0) -> Callable[[Tensor,
         out = _split(fn, logits, targets, sizes)[head]
         y = targets[:, head] if targets.dim() == 2 else targets
         if tuple(y.shape) != (logits.shape[0],):
-            raise ValueError(f"{fn}: targets must be (N,) or (N, {len(sizes)}) with N = "
-                             f"{logits.shape[0]}, got {tuple(targets.shape)}")
+            raise ValueError(
+                f"{fn}: targets must be (N,) or (N, {len(sizes)}) with N = "
+                f"{logits.shape[0]}, got {tuple(targets.shape)}"
+            )
         mask = y >= 0
         if not bool(mask.any()):
             return float("nan")

@@ -41,10 +41,14 @@ def mlp(
     """
     fn = "mlp"
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
-        raise TypeError(f"{fn}: sizes must be a sequence of ints such as [784, 100, 10], "
-                        f"got {type(sizes).__name__}")
+        raise TypeError(
+            f"{fn}: sizes must be a sequence of ints such as [784, 100, 10], "
+            f"got {type(sizes).__name__}"
+        )
     if len(sizes) < 2:
-        raise ValueError(f"{fn}: sizes needs at least an input and an output size, got {list(sizes)}")
+        raise ValueError(
+            f"{fn}: sizes needs at least an input and an output size, got {list(sizes)}"
+        )
     for size in sizes:
         check_positive_int(size, fn, f"sizes (got {list(sizes)}): each size")
     check_choice(activation, fn, "activation", sorted(ACTIVATIONS))
@@ -80,8 +84,12 @@ class DigitsCNN(nn.Module):
         super().__init__()
         c1, c2 = channels
         self.features = nn.Sequential(
-            nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (N, c1, 4, 4)
-            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, c2, 2, 2)
+            nn.Conv2d(1, c1, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (N, c1, 4, 4)
+            nn.Conv2d(c1, c2, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (N, c2, 2, 2)
         )
         self.classifier = nn.Linear(c2 * 2 * 2, n_classes)
 
@@ -99,9 +107,12 @@ class Mnist1dCNN(nn.Module):
     def __init__(self, channels: int = 25, n_classes: int = 10, length: int = 40) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv1d(1, channels, 5, stride=2, padding=1), nn.ReLU(),         # (N, C, 19)
-            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.ReLU(),  # (N, C, 10)
-            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.ReLU(),  # (N, C, 5)
+            nn.Conv1d(1, channels, 5, stride=2, padding=1),
+            nn.ReLU(),  # (N, C, 19)
+            nn.Conv1d(channels, channels, 3, stride=2, padding=1),
+            nn.ReLU(),  # (N, C, 10)
+            nn.Conv1d(channels, channels, 3, stride=2, padding=1),
+            nn.ReLU(),  # (N, C, 5)
         )
         out_len = length
         for k in (5, 3, 3):
@@ -137,21 +148,27 @@ class LeNet5(nn.Module):
         act = ACTIVATIONS[activation]
         pooling = nn.AvgPool2d if pool == "avg" else nn.MaxPool2d
         self.features = nn.Sequential(
-            nn.Conv2d(1, 6, 5), act(),      # C1: (N, 6, 28, 28)
-            pooling(2),                     # S2: (N, 6, 14, 14)
-            nn.Conv2d(6, 16, 5), act(),     # C3: (N, 16, 10, 10)
-            pooling(2),                     # S4: (N, 16, 5, 5)
-            nn.Conv2d(16, 120, 5), act(),   # C5: (N, 120, 1, 1)
+            nn.Conv2d(1, 6, 5),
+            act(),  # C1: (N, 6, 28, 28)
+            pooling(2),  # S2: (N, 6, 14, 14)
+            nn.Conv2d(6, 16, 5),
+            act(),  # C3: (N, 16, 10, 10)
+            pooling(2),  # S4: (N, 16, 5, 5)
+            nn.Conv2d(16, 120, 5),
+            act(),  # C5: (N, 120, 1, 1)
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(),                   # (N, 120)
-            nn.Linear(120, 84), act(),      # F6: (N, 84)
-            nn.Linear(84, n_classes),       # output: (N, 10)
+            nn.Flatten(),  # (N, 120)
+            nn.Linear(120, 84),
+            act(),  # F6: (N, 84)
+            nn.Linear(84, n_classes),  # output: (N, 10)
         )
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-2:] != (32, 32):
-            raise ValueError(f"LeNet5: expects 32x32 images (N, 1, 32, 32), got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"LeNet5: expects 32x32 images (N, 1, 32, 32), got shape {tuple(x.shape)}"
+            )
         return self.classifier(self.features(x))
 
 
@@ -164,8 +181,16 @@ class InceptionBlock(nn.Module):
     The defaults are the paper's block "3a" (192 channels in, 256 out).
     """
 
-    def __init__(self, in_channels: int = 192, c1: int = 64, c3_reduce: int = 96, c3: int = 128,
-                 c5_reduce: int = 16, c5: int = 32, pool_proj: int = 32) -> None:
+    def __init__(
+        self,
+        in_channels: int = 192,
+        c1: int = 64,
+        c3_reduce: int = 96,
+        c3: int = 128,
+        c5_reduce: int = 16,
+        c5: int = 32,
+        pool_proj: int = 32,
+    ) -> None:
         super().__init__()
 
         def conv(cin: int, cout: int, k: int) -> nn.Sequential:
@@ -174,8 +199,9 @@ class InceptionBlock(nn.Module):
         self.branch1 = conv(in_channels, c1, 1)
         self.branch3 = nn.Sequential(conv(in_channels, c3_reduce, 1), conv(c3_reduce, c3, 3))
         self.branch5 = nn.Sequential(conv(in_channels, c5_reduce, 1), conv(c5_reduce, c5, 5))
-        self.branch_pool = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1),
-                                         conv(in_channels, pool_proj, 1))
+        self.branch_pool = nn.Sequential(
+            nn.MaxPool2d(3, stride=1, padding=1), conv(in_channels, pool_proj, 1)
+        )
         self.out_channels = c1 + c3 + c5 + pool_proj
 
     def forward(self, x: Tensor) -> Tensor:

@@ -34,7 +34,9 @@ def glue(name: str, value: Any, display: bool = False, markdown: bool = False) -
         raise TypeError(f"glue: markdown=True needs a string value, got {type(value).__name__}")
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
-            raise ValueError(f"glue: {name!r} is a tensor with {value.numel()} elements; glue a scalar")
+            raise ValueError(
+                f"glue: {name!r} is a tensor with {value.numel()} elements; glue a scalar"
+            )
         value = value.item()
     elif hasattr(value, "item") and getattr(value, "shape", None) == ():
         value = value.item()  # NumPy scalar
@@ -54,8 +56,10 @@ def glue(name: str, value: Any, display: bool = False, markdown: bool = False) -
 def _as_number(name: str, what: str, value: Any) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
-            raise ValueError(f"check: {what} of {name!r} is a tensor with {value.numel()} elements; "
-                             "pass a scalar")
+            raise ValueError(
+                f"check: {what} of {name!r} is a tensor with {value.numel()} elements; "
+                "pass a scalar"
+            )
         value = value.item()
     elif hasattr(value, "item") and getattr(value, "shape", None) == ():
         value = value.item()  # NumPy scalar
@@ -136,8 +140,9 @@ def show_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> Any:
     return Markdown(text)
 
 
-def layer_table(model: nn.Module, input_shape: Sequence[int]
-                ) -> list[tuple[str, str, tuple[int, ...] | str, int]]:
+def layer_table(
+    model: nn.Module, input_shape: Sequence[int]
+) -> list[tuple[str, str, tuple[int, ...] | str, int]]:
     """Run one input of ``input_shape`` (batch included) through ``model`` and list, for
     every leaf module in call order: name, type, output shape and parameter count."""
     leaves = [(name, m) for name, m in model.named_modules() if len(list(m.children())) == 0]
@@ -146,5 +151,7 @@ def layer_table(model: nn.Module, input_shape: Sequence[int]
     rows: list[tuple[str, str, tuple[int, ...] | str, int]] = []
     for name, mod, out in calls:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else "-"
-        rows.append((name, type(mod).__name__, shape, sum(p.numel() for p in mod.parameters(recurse=False))))
+        rows.append(
+            (name, type(mod).__name__, shape, sum(p.numel() for p in mod.parameters(recurse=False)))
+        )
     return rows

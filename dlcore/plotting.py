@@ -18,21 +18,23 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#1
 
 def use_book_style() -> None:
     """The book's figure style; in Jupyter also sharp (retina) inline figures."""
-    plt.rcParams.update({
-        "figure.figsize": (6.4, 3.6),
-        "figure.dpi": 100,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.prop_cycle": plt.cycler(color=PALETTE),
-        "axes.titlesize": 11,
-        "axes.labelsize": 10,
-        "legend.fontsize": 9,
-        "legend.frameon": False,
-        "image.cmap": "gray",
-        "savefig.bbox": "tight",
-    })
+    plt.rcParams.update(
+        {
+            "figure.figsize": (6.4, 3.6),
+            "figure.dpi": 100,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.prop_cycle": plt.cycler(color=PALETTE),
+            "axes.titlesize": 11,
+            "axes.labelsize": 10,
+            "legend.fontsize": 9,
+            "legend.frameon": False,
+            "image.cmap": "gray",
+            "savefig.bbox": "tight",
+        }
+    )
     try:
         from IPython import get_ipython
 
@@ -101,8 +103,9 @@ def show_images(
     n = len(arr)
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -122,8 +125,15 @@ def show_filters(weight, title: str = "Filters", ncols: int = 8) -> Figure:
     if w.ndim != 4:
         raise ValueError(f"show_filters: weight must be (out, in, kh, kw), got {w.shape}")
     lim = float(np.abs(w).max()) or 1.0
-    return show_images(w[:, 0], labels=[f"#{i}" for i in range(len(w))], ncols=ncols, title=title,
-                       cmap="RdBu_r", vmin=-lim, vmax=lim)
+    return show_images(
+        w[:, 0],
+        labels=[f"#{i}" for i in range(len(w))],
+        ncols=ncols,
+        title=title,
+        cmap="RdBu_r",
+        vmin=-lim,
+        vmax=lim,
+    )
 
 
 def plot_signals(
@@ -141,8 +151,14 @@ def plot_signals(
     n = len(arr)
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 1.7 * nrows + 0.4), squeeze=False,
-                             sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(2.2 * ncols, 1.7 * nrows + 0.4),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
     for i, ax in enumerate(axes.flat):
         if i >= n:
             ax.axis("off")

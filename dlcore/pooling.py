@@ -24,12 +24,13 @@ def _pad2d(x: Tensor, padding: tuple[int, int], value: float) -> Tensor:
         return x
     h, w = x.shape[-2:]
     out = x.new_full((*x.shape[:-2], h + 2 * ph, w + 2 * pw), value)
-    out[..., ph: ph + h, pw: pw + w] = x  # differentiable: the gradient flows back to x
+    out[..., ph : ph + h, pw : pw + w] = x  # differentiable: the gradient flows back to x
     return out
 
 
-def _windows(fn: str, x: Tensor, kernel_size: Size2, stride: Size2 | None, padding: Size2,
-             fill: float) -> Tensor:
+def _windows(
+    fn: str, x: Tensor, kernel_size: Size2, stride: Size2 | None, padding: Size2, fill: float
+) -> Tensor:
     """Check the arguments and return every pooling window: (N, C, OH, OW, kh * kw)."""
     check_tensor(x, fn, "x")
     if x.dim() != 3:  # (C, H, W) is allowed, as in torch; anything else must be (N, C, H, W)
@@ -53,8 +54,9 @@ def _windows(fn: str, x: Tensor, kernel_size: Size2, stride: Size2 | None, paddi
     return patches.flatten(-2)  # (..., OH, OW, kh * kw)
 
 
-def max_pool2d(x: Tensor, kernel_size: Size2, stride: Size2 | None = None,
-               padding: Size2 = 0) -> Tensor:
+def max_pool2d(
+    x: Tensor, kernel_size: Size2, stride: Size2 | None = None, padding: Size2 = 0
+) -> Tensor:
     """Max pooling. x: (N, C, H, W) or (C, H, W); stride defaults to kernel_size;
     returns (N, C, OH, OW) with OH = (H + 2 ph - kh) // sh + 1 (likewise OW)."""
     patches = _windows("max_pool2d", x, kernel_size, stride, padding, float("-inf"))
@@ -62,8 +64,9 @@ def max_pool2d(x: Tensor, kernel_size: Size2, stride: Size2 | None = None,
     return patches.max(dim=-1).values
 
 
-def avg_pool2d(x: Tensor, kernel_size: Size2, stride: Size2 | None = None,
-               padding: Size2 = 0) -> Tensor:
+def avg_pool2d(
+    x: Tensor, kernel_size: Size2, stride: Size2 | None = None, padding: Size2 = 0
+) -> Tensor:
     """Average pooling (zero padding counted in the mean). x: (N, C, H, W) or (C, H, W);
     stride defaults to kernel_size; returns (N, C, OH, OW) as for :func:`max_pool2d`."""
     patches = _windows("avg_pool2d", x, kernel_size, stride, padding, 0.0)
@@ -96,4 +99,3 @@ class AvgPool2d(nn.Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-

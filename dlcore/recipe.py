@@ -29,8 +29,15 @@ from .seeding import make_generator, seed_everything
 from .training import History, count_parameters, evaluate, fit
 from .transforms import RandomAffine, random_affine_matrices
 
-__all__ = ["Recipe", "RunResult", "Ablation", "build_model", "make_optimizer", "train_recipe",
-           "run_ablation"]
+__all__ = [
+    "Recipe",
+    "RunResult",
+    "Ablation",
+    "build_model",
+    "make_optimizer",
+    "train_recipe",
+    "run_ablation",
+]
 
 MODELS = ("cnn", "mlp")
 POOLINGS = ("max", "avg", "stride")
@@ -113,9 +120,14 @@ class Recipe:
             number("lr", 0.0)
             if self.lr == 0:
                 raise ValueError("Recipe: lr must be > 0 (or None for the default)")
-        if (not isinstance(self.channels, tuple) or len(self.channels) != 2
-                or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in self.channels)):
-            raise ValueError(f"Recipe: channels must be a pair of positive ints, got {self.channels!r}")
+        if (
+            not isinstance(self.channels, tuple)
+            or len(self.channels) != 2
+            or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in self.channels)
+        ):
+            raise ValueError(
+                f"Recipe: channels must be a pair of positive ints, got {self.channels!r}"
+            )
         for name in ("hidden", "mlp_width", "epochs", "batch_size"):
             positive_int(name)
 
@@ -127,8 +139,11 @@ class Recipe:
     def changes(self, base: Recipe | None = None) -> str:
         """The fields that differ from ``base`` (default: the full recipe), e.g. ``'dropout=0.0'``."""
         base = Recipe() if base is None else base
-        diffs = [f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
-                 if getattr(self, f.name) != getattr(base, f.name)]
+        diffs = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != getattr(base, f.name)
+        ]
         return ", ".join(diffs) if diffs else "(none)"
 
 
@@ -139,14 +154,18 @@ def _check_recipe(recipe: object, fn: str) -> Recipe:
 
 
 def _check_image_shape(shape: object, fn: str) -> tuple[int, int, int]:
-    if (not isinstance(shape, (tuple, list)) or len(shape) != 3
-            or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape)):
+    if (
+        not isinstance(shape, (tuple, list))
+        or len(shape) != 3
+        or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape)
+    ):
         raise ValueError(f"{fn}: image_shape must be (C, H, W) positive ints, got {shape!r}")
     return tuple(shape)
 
 
-def build_model(recipe: Recipe, image_shape: tuple[int, int, int] = (1, 8, 8),
-                n_classes: int = 10) -> nn.Sequential:
+def build_model(
+    recipe: Recipe, image_shape: tuple[int, int, int] = (1, 8, 8), n_classes: int = 10
+) -> nn.Sequential:
     """The network of ``recipe`` for images (N, C, H, W) -> (N, n_classes) logits.
 
     cnn: 2 x [conv 3x3 -> (BatchNorm2d) -> act -> pool 2x2 (or a stride-2 conv)] -> flatten
@@ -173,7 +192,9 @@ def build_model(recipe: Recipe, image_shape: tuple[int, int, int] = (1, 8, 8),
     c_in = c
     for c_out in recipe.channels:
         stride = 2 if recipe.pooling == "stride" else 1
-        layers.append(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=not recipe.batchnorm))
+        layers.append(
+            nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=not recipe.batchnorm)
+        )
         if recipe.batchnorm:
             layers.append(nn.BatchNorm2d(c_out))
         layers.append(act())
@@ -197,11 +218,15 @@ def make_optimizer(recipe: Recipe, model: nn.Module) -> torch.optim.Optimizer:
     """
     recipe = _check_recipe(recipe, "make_optimizer")
     if not isinstance(model, nn.Module):
-        raise TypeError(f"make_optimizer: model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(
+            f"make_optimizer: model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
-    groups = [{"params": decay, "weight_decay": recipe.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
+    groups = [
+        {"params": decay, "weight_decay": recipe.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
     lr = recipe.learning_rate
     if recipe.optimizer == "adam":
         return torch.optim.Adam(groups, lr=lr)
@@ -229,8 +254,11 @@ class RunResult:
 
 
 def _pair(data: object, fn: str, name: str) -> tuple[Tensor, Tensor]:
-    if not (isinstance(data, (tuple, list)) and len(data) == 2
-            and all(isinstance(t, Tensor) for t in data)):
+    if not (
+        isinstance(data, (tuple, list))
+        and len(data) == 2
+        and all(isinstance(t, Tensor) for t in data)
+    ):
         raise TypeError(f"{fn}: {name} must be a pair (x, y) of tensors, e.g. dataset.{name}")
     x, y = data
     if x.dim() != 4:
@@ -240,9 +268,14 @@ def _pair(data: object, fn: str, name: str) -> tuple[Tensor, Tensor]:
     return x, y
 
 
-def train_recipe(recipe: Recipe, train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor],
-                 seed: int = 0, n_per_class: int | None = None,
-                 device: torch.device | str | None = None) -> RunResult:
+def train_recipe(
+    recipe: Recipe,
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    seed: int = 0,
+    n_per_class: int | None = None,
+    device: torch.device | str | None = None,
+) -> RunResult:
     """Train ``recipe`` once and return its test accuracy and training time.
 
     ``seed`` (plus ``$DLCORE_SEED``) fixes everything random in the run: the subset of
@@ -255,7 +288,9 @@ def train_recipe(recipe: Recipe, train: tuple[Tensor, Tensor], test: tuple[Tenso
     recipe = _check_recipe(recipe, fn)
     x, y = _pair(train, fn, "train")
     x_test, y_test = _pair(test, fn, "test")
-    if n_per_class is not None:  # one seed draws nested subsets: the fewer images are among the more
+    if (
+        n_per_class is not None
+    ):  # one seed draws nested subsets: the fewer images are among the more
         x, y = take_per_class(x, y, max(1, round(recipe.data_fraction * n_per_class)), seed=seed)
     elif recipe.data_fraction < 1:
         keep = max(1, round(recipe.data_fraction * len(x)))
@@ -265,20 +300,43 @@ def train_recipe(recipe: Recipe, train: tuple[Tensor, Tensor], test: tuple[Tenso
     seed_everything(seed)  # initial weights and dropout masks
     image_shape = cast(tuple[int, int, int], tuple(x.shape[1:]))  # build_model checks (C, H, W)
     model = build_model(recipe, image_shape, n_classes)
-    loss_fn = (F.cross_entropy if recipe.label_smoothing == 0 else
-               (lambda out, target: F.cross_entropy(out, target, label_smoothing=recipe.label_smoothing)))
-    augment = (RandomAffine(recipe.rotation, recipe.shift, recipe.scale, recipe.shear, seed=seed)
-               if recipe.augment else None)
+    loss_fn = (
+        F.cross_entropy
+        if recipe.label_smoothing == 0
+        else (
+            lambda out, target: F.cross_entropy(out, target, label_smoothing=recipe.label_smoothing)
+        )
+    )
+    augment = (
+        RandomAffine(recipe.rotation, recipe.shift, recipe.scale, recipe.shear, seed=seed)
+        if recipe.augment
+        else None
+    )
     optimizer = make_optimizer(recipe, model)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=recipe.epochs)
-                 if recipe.schedule == "cosine" else None)  # stepped once per epoch, down to 0
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=recipe.epochs)
+        if recipe.schedule == "cosine"
+        else None
+    )  # stepped once per epoch, down to 0
     start = time.perf_counter()
-    history = fit(model, (x, y), epochs=recipe.epochs, batch_size=recipe.batch_size, optimizer=optimizer,
-        loss_fn=loss_fn, device=device, seed=seed, augment=augment, scheduler=scheduler,
-        progress=False)
+    history = fit(
+        model,
+        (x, y),
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        optimizer=optimizer,
+        loss_fn=loss_fn,
+        device=device,
+        seed=seed,
+        augment=augment,
+        scheduler=scheduler,
+        progress=False,
+    )
     seconds = time.perf_counter() - start
     _, acc = evaluate(model, (x_test, y_test))
-    return RunResult(acc, seconds, count_parameters(model), len(x), model, history, recipe.learning_rate)
+    return RunResult(
+        acc, seconds, count_parameters(model), len(x), model, history, recipe.learning_rate
+    )
 
 
 @dataclass
@@ -309,7 +367,9 @@ class Ablation:
             raise KeyError(f"Ablation: no recipe named {name!r}; known: {list(self.runs)}")
         return torch.tensor([r.lr for r in self.runs[name]], dtype=torch.float64)
 
-    def rows(self, baseline: str | None = None) -> list[tuple[str, str, int, str, str, str, float, str]]:
+    def rows(
+        self, baseline: str | None = None
+    ) -> list[tuple[str, str, int, str, str, str, float, str]]:
         """One row per recipe: name, what changed, parameters, mean accuracy +- sample standard
         deviation over seeds, [min, max], mean difference to ``baseline`` in the same seeds
         (paired) +- its standard deviation, mean seconds per run, step size of each seed."""
@@ -322,28 +382,44 @@ class Ablation:
             diff = acc - base
             std = acc.std().item() if len(acc) > 1 else float("nan")
             dstd = diff.std().item() if len(acc) > 1 else float("nan")
-            out.append((
-                name,
-                self.recipes[name].changes(base_recipe) if name != baseline else "(baseline)",
-                runs[0].parameters,
-                f"{acc.mean().item():.1%} ± {std:.1%}",
-                f"{acc.min().item():.1%} – {acc.max().item():.1%}",
-                "—" if name == baseline else f"{100 * diff.mean().item():+.1f} ± {100 * dstd:.1f}",
-                round(self.seconds(name).mean().item(), 2),
-                " / ".join(f"{lr:.3g}" for lr in self.step_sizes(name).tolist()),
-            ))
+            out.append(
+                (
+                    name,
+                    self.recipes[name].changes(base_recipe) if name != baseline else "(baseline)",
+                    runs[0].parameters,
+                    f"{acc.mean().item():.1%} ± {std:.1%}",
+                    f"{acc.min().item():.1%} – {acc.max().item():.1%}",
+                    "—"
+                    if name == baseline
+                    else f"{100 * diff.mean().item():+.1f} ± {100 * dstd:.1f}",
+                    round(self.seconds(name).mean().item(), 2),
+                    " / ".join(f"{lr:.3g}" for lr in self.step_sizes(name).tolist()),
+                )
+            )
         return out
 
-    HEADERS = ("recipe", "changed", "parameters", "test accuracy (mean ± sd)", "range",
-               "paired difference (points)", "seconds per run", "step size per seed")
+    HEADERS = (
+        "recipe",
+        "changed",
+        "parameters",
+        "test accuracy (mean ± sd)",
+        "range",
+        "paired difference (points)",
+        "seconds per run",
+        "step size per seed",
+    )
 
 
-def run_ablation(recipes: Mapping[str, Recipe], train: tuple[Tensor, Tensor],
-                 test: tuple[Tensor, Tensor], seeds: Sequence[int] = (0, 1, 2),
-                 n_per_class: int | None = None,
-                 device: torch.device | str | None = None,
-                 val: tuple[Tensor, Tensor] | None = None,
-                 lr_factors: Sequence[float] | None = None) -> Ablation:
+def run_ablation(
+    recipes: Mapping[str, Recipe],
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    seeds: Sequence[int] = (0, 1, 2),
+    n_per_class: int | None = None,
+    device: torch.device | str | None = None,
+    val: tuple[Tensor, Tensor] | None = None,
+    lr_factors: Sequence[float] | None = None,
+) -> Ablation:
     """Train every recipe with every seed (the same seeds, hence the same training subsets,
     for every recipe, so differences can be compared seed by seed).
 
@@ -364,24 +440,45 @@ def run_ablation(recipes: Mapping[str, Recipe], train: tuple[Tensor, Tensor],
     if (val is None) != (lr_factors is None):
         raise ValueError(f"{fn}: give val and lr_factors together (tuning needs both), or neither")
     if lr_factors is None or val is None:  # both or neither (checked above)
-        runs = {name: [train_recipe(recipe, train, test, seed, n_per_class, device) for seed in seeds]
-                for name, recipe in recipes.items()}
+        runs = {
+            name: [train_recipe(recipe, train, test, seed, n_per_class, device) for seed in seeds]
+            for name, recipe in recipes.items()
+        }
         return Ablation(dict(recipes), seeds, runs)
     factors = list(lr_factors)
     if not factors:
-        raise ValueError(f"{fn}: lr_factors must be a non-empty sequence of positive numbers, got {factors!r}")
-    factors = [check_number(f, fn, f"each of lr_factors (got {factors!r})", lo=0.0, lo_open=True)
-               for f in factors]
+        raise ValueError(
+            f"{fn}: lr_factors must be a non-empty sequence of positive numbers, got {factors!r}"
+        )
+    factors = [
+        check_number(f, fn, f"each of lr_factors (got {factors!r})", lo=0.0, lo_open=True)
+        for f in factors
+    ]
     x_test, y_test = _pair(test, fn, "test")
     runs = {}
     for name, recipe in recipes.items():
         runs[name] = []
         for seed in seeds:
-            grid = [train_recipe(dataclasses.replace(recipe, lr=recipe.learning_rate * f), train, val,
-                                 seed, n_per_class, device) for f in factors]
+            grid = [
+                train_recipe(
+                    dataclasses.replace(recipe, lr=recipe.learning_rate * f),
+                    train,
+                    val,
+                    seed,
+                    n_per_class,
+                    device,
+                )
+                for f in factors
+            ]
             best = max(grid, key=lambda r: r.accuracy)  # max keeps the first of equal runs
             _, test_acc = evaluate(best.model, (x_test, y_test))  # the test set, once per seed
-            runs[name].append(dataclasses.replace(
-                best, accuracy=test_acc, seconds=sum(r.seconds for r in grid), val_accuracy=best.accuracy,
-                val_by_lr={r.lr: r.accuracy for r in grid}))
+            runs[name].append(
+                dataclasses.replace(
+                    best,
+                    accuracy=test_acc,
+                    seconds=sum(r.seconds for r in grid),
+                    val_accuracy=best.accuracy,
+                    val_by_lr={r.lr: r.accuracy for r in grid},
+                )
+            )
     return Ablation(dict(recipes), seeds, runs)

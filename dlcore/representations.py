@@ -42,7 +42,9 @@ class ProbeResult:
 def _as_numpy_features(f: Tensor, fn: str, name: str) -> np.ndarray:
     check_tensor(f, fn, name)
     if f.dim() < 2:
-        raise ValueError(f"{fn}: {name} must be (N, ...) features with N rows, got shape {tuple(f.shape)}")
+        raise ValueError(
+            f"{fn}: {name} must be (N, ...) features with N rows, got shape {tuple(f.shape)}"
+        )
     return f.detach().flatten(1).cpu().double().numpy()
 
 
@@ -74,13 +76,17 @@ def linear_probe(
     fn = "linear_probe"
     for name, pair in (("train", train), ("test", test)):
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-            raise TypeError(f"{fn}: {name} must be a pair (features, labels), got {type(pair).__name__}")
+            raise TypeError(
+                f"{fn}: {name} must be a pair (features, labels), got {type(pair).__name__}"
+            )
     f_tr = _as_numpy_features(train[0], fn, "train features")
     y_tr = _as_numpy_labels(train[1], fn, "train labels", len(f_tr))
     f_te = _as_numpy_features(test[0], fn, "test features")
     y_te = _as_numpy_labels(test[1], fn, "test labels", len(f_te))
     if f_tr.shape[1] != f_te.shape[1]:
-        raise ValueError(f"{fn}: train features have {f_tr.shape[1]} dimensions but test features {f_te.shape[1]}")
+        raise ValueError(
+            f"{fn}: train features have {f_tr.shape[1]} dimensions but test features {f_te.shape[1]}"
+        )
     if len(np.unique(y_tr)) < 2:
         raise ValueError(f"{fn}: train labels must contain at least two classes")
     if not C > 0:
@@ -121,10 +127,12 @@ def layer_features(
             raise ValueError(f"{fn}: layers {unknown} not in the model; known: {list(modules)[1:]}")
     device = model_device(model)
     keep = lambda out: out.detach().flatten(1).cpu()  # noqa: E731
-    with capture_outputs({name: modules[name] for name in layers}, keep=keep) as calls, \
-            eval_mode(model):
+    with (
+        capture_outputs({name: modules[name] for name in layers}, keep=keep) as calls,
+        eval_mode(model),
+    ):
         for i in range(0, len(x), batch_size):
-            model(x[i: i + batch_size].to(device))
+            model(x[i : i + batch_size].to(device))
     store: dict[str, list[Tensor]] = {name: [] for name in layers}
     for name, _module, out in calls:
         store[name].append(cast(Tensor, out))  # a tensor output, flattened by keep
@@ -141,8 +149,10 @@ def select_classes(x: Tensor, y: Tensor, classes: Sequence[int]) -> tuple[Tensor
     if y.is_floating_point() or y.dtype == torch.bool:
         raise TypeError(f"{fn}: y must hold integer class labels, got {y.dtype}")
     if len(y) and int(y.min()) < 0:
-        raise ValueError(f"{fn}: y holds negative labels (e.g. -1 for 'unlabelled'); drop those "
-                         f"rows first, e.g. x[y >= 0], y[y >= 0]")
+        raise ValueError(
+            f"{fn}: y holds negative labels (e.g. -1 for 'unlabelled'); drop those "
+            f"rows first, e.g. x[y >= 0], y[y >= 0]"
+        )
     if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence):
         raise TypeError(f"{fn}: classes must be a sequence of ints, got {type(classes).__name__}")
     classes = [check_positive_int(c, fn, "each of classes", minimum=0) for c in classes]
@@ -187,14 +197,20 @@ def embed_2d(features: Tensor, method: str = "pca", seed: int = 0) -> Tensor:
 
         from .seeding import effective_seed
 
-        z = TSNE(2, init="pca", perplexity=min(30.0, (len(f) - 1) / 3),
-                 random_state=effective_seed(seed)).fit_transform(f)
+        z = TSNE(
+            2, init="pca", perplexity=min(30.0, (len(f) - 1) / 3), random_state=effective_seed(seed)
+        ).fit_transform(f)
         return torch.from_numpy(z).float()
     raise ValueError(f"{fn}: method must be 'pca' or 'tsne', got {method!r}")
 
 
-def plot_embedding(points_by_panel: dict[str, Tensor], labels: Tensor, title: str,
-                   xlabel: str = "dimension 1", ylabel: str = "dimension 2"):
+def plot_embedding(
+    points_by_panel: dict[str, Tensor],
+    labels: Tensor,
+    title: str,
+    xlabel: str = "dimension 1",
+    ylabel: str = "dimension 2",
+):
     """Side-by-side scatter plots of 2-D points (N, 2), one panel per entry, coloured by label."""
     import matplotlib.pyplot as plt
 
@@ -207,8 +223,14 @@ def plot_embedding(points_by_panel: dict[str, Tensor], labels: Tensor, title: st
         points = z.cpu().numpy()
         for c in np.unique(labels_np):
             sel = labels_np == c
-            ax.scatter(points[sel, 0], points[sel, 1], s=9, color=cmap(int(c) % 10), label=str(c),
-                       alpha=0.8)
+            ax.scatter(
+                points[sel, 0],
+                points[sel, 1],
+                s=9,
+                color=cmap(int(c) % 10),
+                label=str(c),
+                alpha=0.8,
+            )
         ax.set(title=name, xlabel=xlabel, ylabel=ylabel)
     axes[0, -1].legend(title="class", loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2)
     fig.suptitle(title)

@@ -24,24 +24,44 @@ from torch import Tensor, nn
 from ._checks import check_positive_int, check_tensor
 
 __all__ = [
-    "rnn_cell", "lstm_cell", "lstm_gates", "LSTMGates", "rnn_layer", "lstm_layer", "RNN", "LSTM", "set_forget_bias",
+    "rnn_cell",
+    "lstm_cell",
+    "lstm_gates",
+    "LSTMGates",
+    "rnn_layer",
+    "lstm_layer",
+    "RNN",
+    "LSTM",
+    "set_forget_bias",
 ]
 
 
 # ----------------------------------------------------------------------------- checks
 
 
-def _check_cell_args(fn: str, x: Tensor, h: Tensor | None, w_ih: Tensor, w_hh: Tensor,
-                     b_ih: Tensor | None, b_hh: Tensor | None, gates: int) -> int:
+def _check_cell_args(
+    fn: str,
+    x: Tensor,
+    h: Tensor | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+    gates: int,
+) -> int:
     """Check the shapes of one cell step; return the hidden size H."""
     check_tensor(x, fn, "x")
     check_tensor(w_ih, fn, "w_ih")
     check_tensor(w_hh, fn, "w_hh")
     if x.dim() not in (1, 2):
-        raise ValueError(f"{fn}: x must be (N, input_size) or (input_size,), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{fn}: x must be (N, input_size) or (input_size,), got shape {tuple(x.shape)}"
+        )
     rows = f"{gates} * hidden_size" if gates > 1 else "hidden_size"
     if w_hh.dim() != 2 or w_hh.shape[0] != gates * w_hh.shape[1]:
-        raise ValueError(f"{fn}: w_hh must have shape ({rows}, hidden_size), got {tuple(w_hh.shape)}")
+        raise ValueError(
+            f"{fn}: w_hh must have shape ({rows}, hidden_size), got {tuple(w_hh.shape)}"
+        )
     hidden = w_hh.shape[1]
     if w_ih.dim() != 2 or w_ih.shape[0] != gates * hidden:
         raise ValueError(
@@ -57,7 +77,9 @@ def _check_cell_args(fn: str, x: Tensor, h: Tensor | None, w_ih: Tensor, w_hh: T
         if b is not None:
             check_tensor(b, fn, name)
             if b.shape != (gates * hidden,):
-                raise ValueError(f"{fn}: {name} must have shape ({gates * hidden},), got {tuple(b.shape)}")
+                raise ValueError(
+                    f"{fn}: {name} must have shape ({gates * hidden},), got {tuple(b.shape)}"
+                )
     if h is not None:
         check_tensor(h, fn, "h")
         expected = (hidden,) if x.dim() == 1 else (x.shape[0], hidden)
@@ -73,8 +95,9 @@ def _check_cell_args(fn: str, x: Tensor, h: Tensor | None, w_ih: Tensor, w_hh: T
     return hidden
 
 
-def _preactivation(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
-                   b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor:
+def _preactivation(
+    x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None, b_hh: Tensor | None
+) -> Tensor:
     z = x @ w_ih.T + h @ w_hh.T  # (N, G*H)
     if b_ih is not None:
         z = z + b_ih
@@ -86,8 +109,14 @@ def _preactivation(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
 # ----------------------------------------------------------------------------- cells
 
 
-def rnn_cell(x: Tensor, h: Tensor | None, w_ih: Tensor, w_hh: Tensor,
-             b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
+def rnn_cell(
+    x: Tensor,
+    h: Tensor | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+) -> Tensor:
     """One tanh-RNN step: ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)``.
 
     x: (N, I) or (I,); h: (N, H), (H,) or None (zeros); w_ih: (H, I); w_hh: (H, H);
@@ -111,12 +140,20 @@ class LSTMGates(NamedTuple):
     h: Tensor
 
 
-def lstm_gates(x: Tensor, hc: tuple[Tensor, Tensor] | None, w_ih: Tensor, w_hh: Tensor,
-               b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> LSTMGates:
+def lstm_gates(
+    x: Tensor,
+    hc: tuple[Tensor, Tensor] | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+) -> LSTMGates:
     """One LSTM step, returning the gates as well (see :func:`lstm_cell` for the shapes)."""
     fn = "lstm_cell"
     if hc is not None and not (isinstance(hc, (tuple, list)) and len(hc) == 2):
-        raise TypeError(f"{fn}: hc must be a pair (h, c) of tensors or None, got {type(hc).__name__}")
+        raise TypeError(
+            f"{fn}: hc must be a pair (h, c) of tensors or None, got {type(hc).__name__}"
+        )
     h, c = (None, None) if hc is None else hc
     hidden = _check_cell_args(fn, x, h, w_ih, w_hh, b_ih, b_hh, gates=4)
     if (h is None) != (c is None):
@@ -124,7 +161,9 @@ def lstm_gates(x: Tensor, hc: tuple[Tensor, Tensor] | None, w_ih: Tensor, w_hh: 
     if h is not None and c is not None:  # both or neither (checked above)
         check_tensor(c, fn, "c")
         if c.shape != h.shape:
-            raise ValueError(f"{fn}: c must have the shape of h {tuple(h.shape)}, got {tuple(c.shape)}")
+            raise ValueError(
+                f"{fn}: c must have the shape of h {tuple(h.shape)}, got {tuple(c.shape)}"
+            )
     if h is None or c is None:  # both None (checked above)
         h = x.new_zeros(*x.shape[:-1], hidden)
         c = x.new_zeros(*x.shape[:-1], hidden)
@@ -136,8 +175,14 @@ def lstm_gates(x: Tensor, hc: tuple[Tensor, Tensor] | None, w_ih: Tensor, w_hh: 
     return LSTMGates(i, f, g, o, c_new, h_new)
 
 
-def lstm_cell(x: Tensor, hc: tuple[Tensor, Tensor] | None, w_ih: Tensor, w_hh: Tensor,
-              b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def lstm_cell(
+    x: Tensor,
+    hc: tuple[Tensor, Tensor] | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
     """One LSTM step; returns ``(h', c')``.
 
     x: (N, I) or (I,); hc: a pair (h, c) of (N, H) tensors, or None (zeros);
@@ -155,15 +200,18 @@ def _time_major(fn: str, x: Tensor, batch_first: bool) -> tuple[Tensor, bool]:
     check_tensor(x, fn, "x")
     if x.dim() == 2:  # (T, I): one unbatched sequence
         if len(x) == 0:
-            raise ValueError(f"{fn}: x is a sequence of length 0; a recurrent layer needs at "
-                             f"least one time step")
+            raise ValueError(
+                f"{fn}: x is a sequence of length 0; a recurrent layer needs at least one time step"
+            )
         return x.unsqueeze(1), True
     if x.dim() != 3:
         layout = "(N, T, input_size)" if batch_first else "(T, N, input_size)"
         raise ValueError(f"{fn}: x must have 3 dimensions {layout}, got shape {tuple(x.shape)}")
     if x.shape[1 if batch_first else 0] == 0:
-        raise ValueError(f"{fn}: x holds sequences of length 0 (shape {tuple(x.shape)}); "
-                         f"a recurrent layer needs at least one time step")
+        raise ValueError(
+            f"{fn}: x holds sequences of length 0 (shape {tuple(x.shape)}); "
+            f"a recurrent layer needs at least one time step"
+        )
     if x.shape[0 if batch_first else 1] == 0:
         raise ValueError(f"{fn}: x holds no sequences (batch of size 0, shape {tuple(x.shape)})")
     return (x.transpose(0, 1) if batch_first else x), False
@@ -176,9 +224,15 @@ def _stack_outputs(outputs: list[Tensor], batch_first: bool, unbatched: bool) ->
     return out.transpose(0, 1) if batch_first else out
 
 
-def rnn_layer(x: Tensor, h0: Tensor | None, w_ih: Tensor, w_hh: Tensor,
-              b_ih: Tensor | None = None, b_hh: Tensor | None = None,
-              batch_first: bool = False) -> tuple[Tensor, Tensor]:
+def rnn_layer(
+    x: Tensor,
+    h0: Tensor | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    batch_first: bool = False,
+) -> tuple[Tensor, Tensor]:
     """Unroll :func:`rnn_cell` over time; returns ``(outputs, h_T)``.
 
     x: (T, N, I), or (N, T, I) with ``batch_first``; h0: (N, H) or None;
@@ -196,9 +250,15 @@ def rnn_layer(x: Tensor, h0: Tensor | None, w_ih: Tensor, w_hh: Tensor,
     return _stack_outputs(outputs, batch_first, unbatched), (h[0] if unbatched else h)
 
 
-def lstm_layer(x: Tensor, hc0: tuple[Tensor, Tensor] | None, w_ih: Tensor, w_hh: Tensor,
-               b_ih: Tensor | None = None, b_hh: Tensor | None = None,
-               batch_first: bool = False) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+def lstm_layer(
+    x: Tensor,
+    hc0: tuple[Tensor, Tensor] | None,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    batch_first: bool = False,
+) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """Unroll :func:`lstm_cell` over time; returns ``(outputs, (h_T, c_T))``.
 
     x: (T, N, I), or (N, T, I) with ``batch_first``; hc0: a pair of (N, H) or None;
@@ -225,8 +285,9 @@ class _Recurrent(nn.Module):
 
     gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 batch_first: bool = False) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, batch_first: bool = False
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         check_positive_int(input_size, name, "input_size")
@@ -256,8 +317,10 @@ def _one_layer_state(fn: str, state: Tensor, name: str) -> Tensor:
     """The (N, H) state of a one-layer recurrent module given as (1, N, H) (or (1, H) unbatched)."""
     check_tensor(state, fn, name)
     if state.dim() not in (2, 3) or state.shape[0] != 1:
-        raise ValueError(f"{fn}: {name} must have shape (1, N, hidden_size): one layer, as in "
-                         f"torch.nn.{fn} with num_layers=1; got shape {tuple(state.shape)}")
+        raise ValueError(
+            f"{fn}: {name} must have shape (1, N, hidden_size): one layer, as in "
+            f"torch.nn.{fn} with num_layers=1; got shape {tuple(state.shape)}"
+        )
     return state[0]
 
 
@@ -280,13 +343,17 @@ class LSTM(_Recurrent):
 
     gates = 4
 
-    def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
-                ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    def forward(
+        self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         _time_major("LSTM", x, self.batch_first)  # errors named after the module called
         if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError("LSTM: hx must be a pair (h0, c0) of tensors (1, N, H), or None")
-        hc0 = None if hx is None else (_one_layer_state("LSTM", hx[0], "h0"),
-                                       _one_layer_state("LSTM", hx[1], "c0"))
+        hc0 = (
+            None
+            if hx is None
+            else (_one_layer_state("LSTM", hx[0], "h0"), _one_layer_state("LSTM", hx[1], "c0"))
+        )
         out, (h, c) = lstm_layer(x, hc0, *self._weights(), batch_first=self.batch_first)
         return out, (h.unsqueeze(0), c.unsqueeze(0))
 
@@ -301,5 +368,5 @@ def set_forget_bias(lstm: nn.Module, value: float) -> None:
     if w_hh is None or b_ih is None or b_hh is None or w_hh.shape[0] != 4 * w_hh.shape[1]:
         raise TypeError(f"set_forget_bias: expected an LSTM with biases, got {type(lstm).__name__}")
     hidden = w_hh.shape[1]
-    b_ih[hidden: 2 * hidden] = value
-    b_hh[hidden: 2 * hidden] = 0.0
+    b_ih[hidden : 2 * hidden] = value
+    b_hh[hidden : 2 * hidden] = 0.0

@@ -20,7 +20,14 @@ from torch import Tensor, nn
 from ._checks import check_number, check_positive_int, check_tensor, eval_mode, model_device
 
 __all__ = [
-    "SequenceClassifier", "CharLM", "sample", "sample_text", "batchify", "stream_bits", "ngram_log2_probs", "next_char_windows",
+    "SequenceClassifier",
+    "CharLM",
+    "sample",
+    "sample_text",
+    "batchify",
+    "stream_bits",
+    "ngram_log2_probs",
+    "next_char_windows",
 ]
 
 
@@ -44,13 +51,23 @@ class SequenceClassifier(nn.Module):
     ``seq_len``). Returns (N, n_classes) logits.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, n_classes: int, cell: str = "lstm",
-                 vocab_size: int | None = None, readout: str = "last",
-                 seq_len: int | None = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        n_classes: int,
+        cell: str = "lstm",
+        vocab_size: int | None = None,
+        readout: str = "last",
+        seq_len: int | None = None,
+    ) -> None:
         super().__init__()
         fn = "SequenceClassifier"
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
-                        ("n_classes", n_classes)):
+        for name, v in (
+            ("input_size", input_size),
+            ("hidden_size", hidden_size),
+            ("n_classes", n_classes),
+        ):
             check_positive_int(v, fn, name)
         if readout not in ("last", "all"):
             raise ValueError(f"{fn}: readout must be 'last' or 'all', got {readout!r}")
@@ -77,12 +94,16 @@ class CharLM(nn.Module):
     """Character-level language model: embedding -> recurrent layer -> logits for the
     next character at every position. (N, T) codes -> (N, T, vocab_size)."""
 
-    def __init__(self, vocab_size: int, embed_size: int = 32, hidden_size: int = 64,
-                 cell: str = "lstm") -> None:
+    def __init__(
+        self, vocab_size: int, embed_size: int = 32, hidden_size: int = 64, cell: str = "lstm"
+    ) -> None:
         super().__init__()
         fn = "CharLM"
-        for name, v in (("vocab_size", vocab_size), ("embed_size", embed_size),
-                        ("hidden_size", hidden_size)):
+        for name, v in (
+            ("vocab_size", vocab_size),
+            ("embed_size", embed_size),
+            ("hidden_size", hidden_size),
+        ):
             check_positive_int(v, fn, name)
         self.vocab_size = vocab_size
         self.embed = nn.Embedding(vocab_size, embed_size)
@@ -104,8 +125,13 @@ def _forward_with_state(model: nn.Module) -> Callable[..., tuple[Tensor, Any]]:
 
 
 @torch.no_grad()
-def sample(model: nn.Module, prompt: Tensor, length: int, temperature: float = 1.0,
-           generator: torch.Generator | None = None) -> Tensor:
+def sample(
+    model: nn.Module,
+    prompt: Tensor,
+    length: int,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Sample ``length`` codes after ``prompt`` (1-D int64) from ``model.forward_with_state``.
 
     Each next code is drawn from ``softmax(logits / temperature)``; ``temperature=0``
@@ -113,17 +139,22 @@ def sample(model: nn.Module, prompt: Tensor, length: int, temperature: float = 1
     """
     fn = "sample"
     if not hasattr(model, "forward_with_state"):
-        raise TypeError(f"{fn}: model must have forward_with_state(x, state), like CharLM; "
-                        f"got {type(model).__name__}")
+        raise TypeError(
+            f"{fn}: model must have forward_with_state(x, state), like CharLM; "
+            f"got {type(model).__name__}"
+        )
     check_tensor(prompt, fn, "prompt")
     if prompt.dim() != 1 or len(prompt) == 0 or prompt.dtype != torch.long:
-        raise ValueError(f"{fn}: prompt must be a non-empty 1-D int64 tensor of codes, "
-                         f"got shape {tuple(prompt.shape)} and {prompt.dtype}")
+        raise ValueError(
+            f"{fn}: prompt must be a non-empty 1-D int64 tensor of codes, "
+            f"got shape {tuple(prompt.shape)} and {prompt.dtype}"
+        )
     check_positive_int(length, fn, "length", minimum=0)
     temperature = check_number(temperature, fn, "temperature", lo=0.0)
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"{fn}: generator must be a torch.Generator or None, "
-                        f"got {type(generator).__name__}")
+        raise TypeError(
+            f"{fn}: generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
     forward_with_state = _forward_with_state(model)
     device = model_device(model)
     with eval_mode(model):
@@ -142,8 +173,14 @@ def sample(model: nn.Module, prompt: Tensor, length: int, temperature: float = 1
     return torch.tensor(codes, dtype=torch.long)
 
 
-def sample_text(model: nn.Module, corpus, prompt: str, length: int, temperature: float = 1.0,
-                generator: torch.Generator | None = None) -> str:
+def sample_text(
+    model: nn.Module,
+    corpus,
+    prompt: str,
+    length: int,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> str:
     """:func:`sample` with strings: ``prompt`` plus ``length`` sampled characters."""
     codes = sample(model, corpus.encode(prompt), length, temperature, generator)
     return prompt + corpus.decode(codes)
@@ -162,13 +199,20 @@ def batchify(codes: Tensor, n_streams: int) -> Tensor:
     check_positive_int(n_streams, fn, "n_streams")
     length = len(codes) // n_streams
     if length < 2:
-        raise ValueError(f"{fn}: {len(codes)} codes are too few for {n_streams} streams of 2 or more")
+        raise ValueError(
+            f"{fn}: {len(codes)} codes are too few for {n_streams} streams of 2 or more"
+        )
     return codes[: n_streams * length].view(n_streams, length)
 
 
-def stream_bits(model: nn.Module, streams: Tensor, chunk: int,
-                optimizer: torch.optim.Optimizer | None = None, clip_grad_norm: float | None = None,
-                scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> float:
+def stream_bits(
+    model: nn.Module,
+    streams: Tensor,
+    chunk: int,
+    optimizer: torch.optim.Optimizer | None = None,
+    clip_grad_norm: float | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+) -> float:
     """One pass over ``streams`` (N, L) in chunks of ``chunk`` steps, predicting each next code.
 
     The recurrent state is carried from one chunk to the next and detached (truncated BPTT).
@@ -177,12 +221,16 @@ def stream_bits(model: nn.Module, streams: Tensor, chunk: int,
     """
     fn = "stream_bits"
     if not hasattr(model, "forward_with_state"):
-        raise TypeError(f"{fn}: model must have forward_with_state(x, state), like CharLM; "
-                        f"got {type(model).__name__}")
+        raise TypeError(
+            f"{fn}: model must have forward_with_state(x, state), like CharLM; "
+            f"got {type(model).__name__}"
+        )
     check_tensor(streams, fn, "streams")
     if streams.dim() != 2 or streams.dtype != torch.long:
-        raise ValueError(f"{fn}: streams must be (n_streams, length) int64 codes, "
-                         f"got shape {tuple(streams.shape)} and {streams.dtype}")
+        raise ValueError(
+            f"{fn}: streams must be (n_streams, length) int64 codes, "
+            f"got shape {tuple(streams.shape)} and {streams.dtype}"
+        )
     check_positive_int(chunk, fn, "chunk")
     forward_with_state = _forward_with_state(model)
     device = model_device(model)
@@ -190,8 +238,8 @@ def stream_bits(model: nn.Module, streams: Tensor, chunk: int,
     state, total, count = None, 0.0, 0
     with torch.set_grad_enabled(optimizer is not None):
         for start in range(0, streams.shape[1] - 1, chunk):
-            x = streams[:, start:start + chunk + 1].to(device)  # one extra step for the targets
-            x, y = x[:, :-1], x[:, 1:]                          # (N, k) inputs and next codes
+            x = streams[:, start : start + chunk + 1].to(device)  # one extra step for the targets
+            x, y = x[:, :-1], x[:, 1:]  # (N, k) inputs and next codes
             logits, state = forward_with_state(x, state)  # (N, k, V)
             state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
@@ -217,7 +265,7 @@ def _ngram_keys(codes: np.ndarray, k: int, base: int) -> np.ndarray:
     n = len(codes) - k + 1
     key = np.zeros(max(n, 0), dtype=np.int64)
     for j in range(k):
-        key = key * base + codes[j:j + n]
+        key = key * base + codes[j : j + n]
     return key
 
 
@@ -230,8 +278,9 @@ def _ngram_counts(train_keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.where(keys[idx] == query, counts[idx], 0).astype(np.float64)
 
 
-def ngram_log2_probs(train: Tensor, test: Tensor, order: int, vocab_size: int,
-                     alpha: float | None = None) -> Tensor:
+def ngram_log2_probs(
+    train: Tensor, test: Tensor, order: int, vocab_size: int, alpha: float | None = None
+) -> Tensor:
     """log2 P(test[i] | the ``order - 1`` codes before it) under a count-based n-gram model.
 
     ``alpha`` given: add-alpha smoothing of the order-n counts,
@@ -245,11 +294,13 @@ def ngram_log2_probs(train: Tensor, test: Tensor, order: int, vocab_size: int,
     for name, t in (("train", train), ("test", test)):
         check_tensor(t, fn, name)
         if t.dim() != 1 or t.dtype != torch.long:
-            raise ValueError(f"{fn}: {name} must be a 1-D int64 tensor of codes, "
-                             f"got shape {tuple(t.shape)} and {t.dtype}")
+            raise ValueError(
+                f"{fn}: {name} must be a 1-D int64 tensor of codes, "
+                f"got shape {tuple(t.shape)} and {t.dtype}"
+            )
     check_positive_int(order, fn, "order")
     check_positive_int(vocab_size, fn, "vocab_size")
-    if vocab_size ** order >= 2 ** 62:
+    if vocab_size**order >= 2**62:
         raise ValueError(f"{fn}: order {order} is too large for vocab_size {vocab_size}")
     for name, t in (("train", train), ("test", test)):
         if len(t) and (int(t.min()) < 0 or int(t.max()) >= vocab_size):
@@ -258,18 +309,18 @@ def ngram_log2_probs(train: Tensor, test: Tensor, order: int, vocab_size: int,
         alpha = check_number(alpha, fn, "alpha", lo=0.0, lo_open=True)
     tr, te = train.numpy().astype(np.int64), test.numpy().astype(np.int64)
     n, V = len(te), vocab_size
-    p = np.full(n, 1.0 / V)                                  # order 0: uniform
-    for k in ([order] if alpha is not None else range(1, order + 1)):
-        full = _ngram_keys(tr, k, V)                         # every k-gram of the training text
-        query = _ngram_keys(te, k, V)                        # the k-gram ending at each test position
+    p = np.full(n, 1.0 / V)  # order 0: uniform
+    for k in [order] if alpha is not None else range(1, order + 1):
+        full = _ngram_keys(tr, k, V)  # every k-gram of the training text
+        query = _ngram_keys(te, k, V)  # the k-gram ending at each test position
         c_hc = np.zeros(n)
-        c_hc[k - 1:] = _ngram_counts(full, query)            # C(h c)
+        c_hc[k - 1 :] = _ngram_counts(full, query)  # C(h c)
         if k == 1:
             c_h, types = np.full(n, float(len(tr))), np.full(n, float(len(np.unique(tr))))
         else:
             c_h, types = np.zeros(n), np.zeros(n)
-            c_h[k - 1:] = _ngram_counts(_ngram_keys(tr[:-1], k - 1, V), query // V)  # C(h)
-            types[k - 1:] = _ngram_counts(np.unique(full) // V, query // V)          # T(h)
+            c_h[k - 1 :] = _ngram_counts(_ngram_keys(tr[:-1], k - 1, V), query // V)  # C(h)
+            types[k - 1 :] = _ngram_counts(np.unique(full) // V, query // V)  # T(h)
         if alpha is not None:
             p = (c_hc + alpha) / (c_h + alpha * V)
         else:
@@ -296,7 +347,9 @@ def next_char_windows(codes: Tensor, window: int) -> tuple[Tensor, Tensor]:
         raise TypeError(f"{fn}: codes must be an integer tensor, got {codes.dtype}")
     check_positive_int(window, fn, "window")
     if window >= len(codes):
-        raise ValueError(f"{fn}: window must be < len(codes) = {len(codes)} (one code is kept "
-                         f"as the last target), got {window}")
+        raise ValueError(
+            f"{fn}: window must be < len(codes) = {len(codes)} (one code is kept "
+            f"as the last target), got {window}"
+        )
     n = (len(codes) - 1) // window
-    return codes[: n * window].view(n, window), codes[1: n * window + 1].view(n, window)
+    return codes[: n * window].view(n, window), codes[1 : n * window + 1].view(n, window)

@@ -79,11 +79,15 @@ def _check_dtypes(model: nn.Module, x: Tensor, y: Tensor, loss_fn: Callable, arg
     """The two commonest student mistakes, named before they become a torch stack trace."""
     param = next((p for p in model.parameters() if p.is_floating_point()), None)
     if param is not None and x.is_floating_point() and x.dtype != param.dtype:
-        raise TypeError(f"fit: {argument} inputs are {x.dtype} but the model's parameters are "
-                        f"{param.dtype}; convert one of them (e.g. x.float() or model.double())")
+        raise TypeError(
+            f"fit: {argument} inputs are {x.dtype} but the model's parameters are "
+            f"{param.dtype}; convert one of them (e.g. x.float() or model.double())"
+        )
     if loss_fn is F.cross_entropy and y.is_floating_point() and y.dim() == 1:
-        raise TypeError(f"fit: {argument} targets are {y.dtype}; cross-entropy needs integer class "
-                        "labels (y.long())")
+        raise TypeError(
+            f"fit: {argument} targets are {y.dtype}; cross-entropy needs integer class "
+            "labels (y.long())"
+        )
 
 
 def _check_labels(out: Tensor, y: Tensor, loss_fn: Callable, argument: str) -> None:
@@ -92,13 +96,17 @@ def _check_labels(out: Tensor, y: Tensor, loss_fn: Callable, argument: str) -> N
     n_classes = out.shape[1]
     low, high = int(y.min()), int(y.max())
     if low < 0 or high >= n_classes:
-        raise ValueError(f"fit: {argument} labels run from {low} to {high}, but the model has "
-                         f"{n_classes} outputs (labels must lie in 0..{n_classes - 1})")
+        raise ValueError(
+            f"fit: {argument} labels run from {low} to {high}, but the model has "
+            f"{n_classes} outputs (labels must lie in 0..{n_classes - 1})"
+        )
 
 
 def _has_batch_norm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) or type(m).__name__ == "BatchNorm"
-               for m in model.modules())
+    return any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) or type(m).__name__ == "BatchNorm"
+        for m in model.modules()
+    )
 
 
 @torch.no_grad()
@@ -112,7 +120,7 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 1024) -> Tensor:
     batch_size = check_positive_int(batch_size, "predict", "batch_size")
     device = model_device(model)
     with eval_mode(model):
-        outs = [model(x[i: i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+        outs = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(outs)
 
 
@@ -133,7 +141,7 @@ def evaluate(
     total_loss, total_metric = 0.0, 0.0
     with eval_mode(model):
         for i in range(0, len(x), batch_size):
-            xb, yb = x[i: i + batch_size].to(device), y[i: i + batch_size].to(device)
+            xb, yb = x[i : i + batch_size].to(device), y[i : i + batch_size].to(device)
             out = model(xb)
             total_loss += loss_fn(out, yb).item() * len(xb)
             if metric is not None:
@@ -144,14 +152,20 @@ def evaluate(
 
 def _reinitialise(model: nn.Module, seed: int) -> None:
     """Re-draw every parameter of ``model`` from ``seed`` (global random state left as it was)."""
+
     def owns_parameters(m: nn.Module) -> bool:
         return any(True for _ in m.parameters(recurse=False))
 
-    missing = [name or type(m).__name__ for name, m in model.named_modules()
-               if owns_parameters(m) and not callable(getattr(m, "reset_parameters", None))]
+    missing = [
+        name or type(m).__name__
+        for name, m in model.named_modules()
+        if owns_parameters(m) and not callable(getattr(m, "reset_parameters", None))
+    ]
     if missing:
-        raise ValueError(f"fit: reinit=True needs reset_parameters() on every module with "
-                         f"parameters; {missing} have none (initialise the model yourself)")
+        raise ValueError(
+            f"fit: reinit=True needs reset_parameters() on every module with "
+            f"parameters; {missing} have none (initialise the model yourself)"
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(effective_seed(seed, "fit"))
         for m in model.modules():
@@ -196,8 +210,7 @@ def fit(
     epochs = check_positive_int(epochs, "fit", "epochs")
     batch_size = check_positive_int(batch_size, "fit", "batch_size")
     if clip_grad_norm is not None:
-        clip_grad_norm = check_number(clip_grad_norm, "fit", "clip_grad_norm",
-                                      lo=0.0, lo_open=True)
+        clip_grad_norm = check_number(clip_grad_norm, "fit", "clip_grad_norm", lo=0.0, lo_open=True)
     x, y = check_pair(train, "fit", "train")
     test_pair = check_pair(test, "fit", "test") if test is not None else None
     _check_dtypes(model, x, y, loss_fn, "train")
@@ -211,7 +224,9 @@ def fit(
     elif isinstance(device, torch.device):
         device = get_device(str(device)) if device.type != "cpu" else device
     else:
-        raise TypeError(f"fit: device must be a string or torch.device, got {type(device).__name__}")
+        raise TypeError(
+            f"fit: device must be a string or torch.device, got {type(device).__name__}"
+        )
     if reinit:
         _reinitialise(model, seed)
     model.to(device)
@@ -234,7 +249,7 @@ def fit(
             starts.pop()  # batch norm cannot train on a batch of one: merge it into the last
         for b, i in enumerate(starts):
             end = starts[b + 1] if b + 1 < len(starts) else len(x)
-            idx = order[i: end]
+            idx = order[i:end]
             xb, yb = x[idx], y[idx]
             if augment is not None:
                 xb = augment(xb)
@@ -246,7 +261,8 @@ def fit(
                 raise FloatingPointError(
                     f"fit: the loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; "
                     "training stopped. Usually the step size is too large (or the data holds "
-                    "NaN/inf): lower the learning rate, or clip gradients (clip_grad_norm=...).")
+                    "NaN/inf): lower the learning rate, or clip gradients (clip_grad_norm=...)."
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip_grad_norm is not None:

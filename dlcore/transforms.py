@@ -31,8 +31,13 @@ from ._checks import (
 from .seeding import make_generator
 
 __all__ = [
-    "random_affine_matrices", "affine_transform", "random_affine", "RandomAffine",
-    "corrupt", "gaussian_blur", "place_on_canvas",
+    "random_affine_matrices",
+    "affine_transform",
+    "random_affine",
+    "RandomAffine",
+    "corrupt",
+    "gaussian_blur",
+    "place_on_canvas",
 ]
 
 
@@ -74,10 +79,13 @@ def random_affine_matrices(
     # A = R @ [[1, shear], [0, 1]] @ diag(1 / zoom): output coordinates -> input coordinates
     a11, a12 = cos / zoom, (cos * shear_t - sin) / zoom
     a21, a22 = sin / zoom, (sin * shear_t + cos) / zoom
-    theta = torch.stack([
-        torch.stack([a11, a12, tx], dim=1),
-        torch.stack([a21, a22, ty], dim=1),
-    ], dim=1)  # (n, 2, 3)
+    theta = torch.stack(
+        [
+            torch.stack([a11, a12, tx], dim=1),
+            torch.stack([a21, a22, ty], dim=1),
+        ],
+        dim=1,
+    )  # (n, 2, 3)
     if p < 1:  # leave a random fraction 1 - p of the images undistorted
         keep = torch.rand(n, generator=generator) >= p
         theta[keep] = torch.eye(2, 3)
@@ -92,7 +100,9 @@ def affine_transform(x: Tensor, theta: Tensor) -> Tensor:
     if x.dim() != 4:
         raise ValueError(f"{fn}: x must have 4 dimensions (N, C, H, W), got shape {tuple(x.shape)}")
     if theta.shape != (x.shape[0], 2, 3):
-        raise ValueError(f"{fn}: theta must have shape ({x.shape[0]}, 2, 3), got {tuple(theta.shape)}")
+        raise ValueError(
+            f"{fn}: theta must have shape ({x.shape[0]}, 2, 3), got {tuple(theta.shape)}"
+        )
     theta = theta.to(device=x.device, dtype=x.dtype)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (N, H, W, 2)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -120,8 +130,9 @@ def random_affine(
         )
     if not x.is_floating_point():
         raise TypeError(f"random_affine: x must be a floating-point tensor, got {x.dtype}")
-    theta = random_affine_matrices(len(x), (x.shape[-2], x.shape[-1]), rotation, shift, scale,
-                                   shear, p, generator)
+    theta = random_affine_matrices(
+        len(x), (x.shape[-2], x.shape[-1]), rotation, shift, scale, shear, p, generator
+    )
     return affine_transform(x, theta)
 
 
@@ -146,8 +157,9 @@ class RandomAffine:
         self.generator = make_generator(self.seed)
 
     def __call__(self, x: Tensor) -> Tensor:
-        return random_affine(x, self.rotation, self.shift, self.scale, self.shear, self.p,
-                             self.generator)
+        return random_affine(
+            x, self.rotation, self.shift, self.scale, self.shear, self.p, self.generator
+        )
 
 
 def corrupt(
@@ -166,13 +178,19 @@ def corrupt(
     if kind == "gaussian":  # a standard deviation
         level = check_number(level, "corrupt", "level", lo=0.0)
     else:  # the probability of corrupting an entry
-        level = check_probability(level, "corrupt", f"level (a probability for kind={kind!r})", one=True)
+        level = check_probability(
+            level, "corrupt", f"level (a probability for kind={kind!r})", one=True
+        )
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"corrupt: generator must be a torch.Generator, got {type(generator).__name__}")
+        raise TypeError(
+            f"corrupt: generator must be a torch.Generator, got {type(generator).__name__}"
+        )
     if kind == "gaussian":
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
         return x + level * noise
-    hit = (torch.rand(x.shape, generator=generator) < level).to(x.device)  # which entries to corrupt
+    hit = (torch.rand(x.shape, generator=generator) < level).to(
+        x.device
+    )  # which entries to corrupt
     if kind == "mask":
         return x.masked_fill(hit, 0.0)
     salt = (torch.rand(x.shape, generator=generator) < 0.5).to(x.device, x.dtype)
@@ -193,20 +211,22 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     fn = "gaussian_blur"
     check_tensor(x, fn, "x")
     if x.dim() not in (2, 3, 4):
-        raise ValueError(f"{fn}: x must be (N, L), (N, C, L) or (N, C, H, W), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{fn}: x must be (N, L), (N, C, L) or (N, C, H, W), got shape {tuple(x.shape)}"
+        )
     sigma = check_number(sigma, fn, "sigma", lo=0.0)
     if sigma == 0:
         return x
     radius = max(1, math.ceil(2 * sigma))
     t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     kernel = torch.exp(-0.5 * (t / sigma) ** 2)
-    kernel = kernel / kernel.sum()                                   # (2r+1,)
+    kernel = kernel / kernel.sum()  # (2r+1,)
     out = x
     for dim in _spatial_dims(x):
-        moved = out.movedim(dim, -1)                                 # (..., L)
-        flat = moved.reshape(-1, 1, moved.shape[-1])                 # (M, 1, L)
+        moved = out.movedim(dim, -1)  # (..., L)
+        flat = moved.reshape(-1, 1, moved.shape[-1])  # (M, 1, L)
         flat = F.pad(flat, (radius, radius), mode="replicate")
-        flat = F.conv1d(flat, kernel.view(1, 1, -1))                 # (M, 1, L)
+        flat = F.conv1d(flat, kernel.view(1, 1, -1))  # (M, 1, L)
         out = flat.reshape(moved.shape).movedim(-1, dim)
     return out
 
@@ -223,12 +243,11 @@ def place_on_canvas(x: Tensor, size: int, seed: int = 0) -> Tensor:
     if size < max(h, w):
         raise ValueError(f"{fn}: size={size} is smaller than the images ({h}x{w})")
     gen = make_generator(seed)
-    top = torch.randint(0, size - h + 1, (n,), generator=gen)    # (N,) first row of each image
-    left = torch.randint(0, size - w + 1, (n,), generator=gen)   # (N,) first column
-    rows = (top[:, None] + torch.arange(h))[:, :, None]          # (N, h, 1) canvas rows
-    cols = (left[:, None] + torch.arange(w))[:, None, :]         # (N, 1, w) canvas columns
+    top = torch.randint(0, size - h + 1, (n,), generator=gen)  # (N,) first row of each image
+    left = torch.randint(0, size - w + 1, (n,), generator=gen)  # (N,) first column
+    rows = (top[:, None] + torch.arange(h))[:, :, None]  # (N, h, 1) canvas rows
+    cols = (left[:, None] + torch.arange(w))[:, None, :]  # (N, 1, w) canvas columns
     canvas = x.new_zeros(n, c, size, size)
     idx = torch.arange(n)[:, None, None]
     canvas.permute(0, 2, 3, 1)[idx, rows, cols] = x.permute(0, 2, 3, 1)  # (N, h, w, C) blocks
     return canvas
-

@@ -27,8 +27,12 @@ def linear_model(d: int = 12, k: int = 4, seed: int = 0) -> nn.Module:
 def small_cnn(seed: int = 0, dropout: float = 0.0) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Dropout(dropout), nn.Linear(4 * 4 * 4, 5),
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(4 * 4 * 4, 5),
     ).double()
 
 
@@ -53,7 +57,9 @@ def test_input_gradient_matches_softmax_regression_formula():
     p = torch.softmax(model(x), dim=1)
     onehot = F.one_hot(y, 4).double()
     expected = (p - onehot) @ model.weight  # dL_i/dx_i = W^T (p_i - e_y)
-    torch.testing.assert_close(input_gradient(model, x, y), expected.detach(), atol=1e-12, rtol=1e-5)
+    torch.testing.assert_close(
+        input_gradient(model, x, y), expected.detach(), atol=1e-12, rtol=1e-5
+    )
 
 
 # ----------------------------------------------------------------------------- fgsm
@@ -134,8 +140,16 @@ def test_pgd_stays_in_eps_ball_and_unit_range(targeted):
     model = small_cnn()
     x, y = batch(32, (1, 8, 8), k=5, seed=5)
     eps = 0.08
-    xa = pgd(model, x, y, eps, steps=7, step_size=0.03, targeted=targeted,
-             generator=torch.Generator().manual_seed(1))
+    xa = pgd(
+        model,
+        x,
+        y,
+        eps,
+        steps=7,
+        step_size=0.03,
+        targeted=targeted,
+        generator=torch.Generator().manual_seed(1),
+    )
     assert (xa - x).abs().max() <= eps + 1e-12
     assert xa.min() >= 0.0 and xa.max() <= 1.0
 
@@ -143,8 +157,9 @@ def test_pgd_stays_in_eps_ball_and_unit_range(targeted):
 def test_pgd_one_step_without_random_start_equals_fgsm():
     model = small_cnn()
     x, y = batch(16, (1, 8, 8), k=5)
-    assert torch.equal(pgd(model, x, y, 0.1, steps=1, step_size=0.1, random_start=False),
-                       fgsm(model, x, y, 0.1))
+    assert torch.equal(
+        pgd(model, x, y, 0.1, steps=1, step_size=0.1, random_start=False), fgsm(model, x, y, 0.1)
+    )
 
 
 def test_pgd_raises_the_loss_at_least_as_much_as_fgsm_on_average():
@@ -152,8 +167,13 @@ def test_pgd_raises_the_loss_at_least_as_much_as_fgsm_on_average():
     x, y = batch(64, (1, 8, 8), k=5, seed=6)
     clean = per_example_loss(model, x, y).mean()
     one = per_example_loss(model, fgsm(model, x, y, 0.1), y).mean()
-    many = per_example_loss(model, pgd(model, x, y, 0.1, steps=10, step_size=0.025,
-                                       generator=torch.Generator().manual_seed(0)), y).mean()
+    many = per_example_loss(
+        model,
+        pgd(
+            model, x, y, 0.1, steps=10, step_size=0.025, generator=torch.Generator().manual_seed(0)
+        ),
+        y,
+    ).mean()
     assert clean < one <= many + 1e-9
 
 
@@ -164,7 +184,9 @@ def test_targeted_pgd_reaches_every_target_on_a_linear_model():
         model.weight.copy_(4 * torch.eye(5, dtype=torch.float64))
     g = torch.Generator().manual_seed(0)
     x = 0.3 + 0.4 * torch.rand(50, 5, generator=g, dtype=torch.float64)
-    target = (model(x).argmax(1) + torch.randint(1, 5, (50,), generator=g)) % 5  # never the current class
+    target = (
+        model(x).argmax(1) + torch.randint(1, 5, (50,), generator=g)
+    ) % 5  # never the current class
     xa = pgd(model, x, target, eps=0.6, steps=20, step_size=0.1, targeted=True, generator=g)
     assert torch.equal(model(xa).argmax(1), target)
     assert (xa - x).abs().max() <= 0.6 + 1e-12
@@ -174,8 +196,16 @@ def test_targeted_pgd_lowers_the_target_loss():
     model = small_cnn()
     x, y = batch(32, (1, 8, 8), k=5, seed=7)
     target = (y + 1) % 5
-    xa = pgd(model, x, target, 0.2, steps=10, step_size=0.05, targeted=True,
-             generator=torch.Generator().manual_seed(0))
+    xa = pgd(
+        model,
+        x,
+        target,
+        0.2,
+        steps=10,
+        step_size=0.05,
+        targeted=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert per_example_loss(model, xa, target).mean() < per_example_loss(model, x, target).mean()
 
 
@@ -184,8 +214,9 @@ def test_pgd_random_start_follows_the_generator():
     x, y = batch(8, (1, 8, 8), k=5)
 
     def run(seed: int):
-        return pgd(model, x, y, 0.1, steps=2, step_size=0.01,
-                   generator=torch.Generator().manual_seed(seed))
+        return pgd(
+            model, x, y, 0.1, steps=2, step_size=0.01, generator=torch.Generator().manual_seed(seed)
+        )
 
     assert torch.equal(run(3), run(3))
     assert not torch.equal(run(3), run(4))
@@ -270,7 +301,9 @@ def test_gaussian_blur_equals_a_2d_convolution_with_the_outer_product_kernel(sig
 
 
 def test_gaussian_blur_keeps_constants_and_works_on_signals():
-    torch.testing.assert_close(gaussian_blur(torch.full((2, 1, 6, 6), 0.3), 1.0), torch.full((2, 1, 6, 6), 0.3))
+    torch.testing.assert_close(
+        gaussian_blur(torch.full((2, 1, 6, 6), 0.3), 1.0), torch.full((2, 1, 6, 6), 0.3)
+    )
     s = torch.zeros(1, 21)
     s[0, 10] = 1.0
     out = gaussian_blur(s, 1.0)
@@ -280,10 +313,12 @@ def test_gaussian_blur_keeps_constants_and_works_on_signals():
 
 def test_class_visualization_raises_the_class_score_and_respects_the_clamp():
     model = small_cnn()
-    x0 = 0.5 + 0.01 * torch.randn(5, 1, 8, 8, generator=torch.Generator().manual_seed(0),
-                                  dtype=torch.float64)
-    cfg = AscentConfig(steps=30, lr=0.05, l2=0.01, jitter=1, blur_sigma=0.5, blur_every=3,
-                       clamp=(0.0, 1.0))
+    x0 = 0.5 + 0.01 * torch.randn(
+        5, 1, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64
+    )
+    cfg = AscentConfig(
+        steps=30, lr=0.05, l2=0.01, jitter=1, blur_sigma=0.5, blur_every=3, clamp=(0.0, 1.0)
+    )
     v = class_visualization(model, range(5), x0, cfg, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         before, after = model(x0).diagonal(), model(v).diagonal()

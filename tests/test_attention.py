@@ -30,7 +30,9 @@ F64 = torch.float64
 
 def random_qkv(gen: torch.Generator):
     """Random batch dims (0-2 of them), lengths L, S, head dims E, Ev; inputs need grad."""
-    batch = torch.randint(1, 4, (int(torch.randint(0, 3, (), generator=gen)),), generator=gen).tolist()
+    batch = torch.randint(
+        1, 4, (int(torch.randint(0, 3, (), generator=gen)),), generator=gen
+    ).tolist()
     length, source, e, ev = torch.randint(1, 7, (4,), generator=gen).tolist()
     q = torch.randn(*batch, length, e, generator=gen, dtype=F64).requires_grad_()
     k = torch.randn(*batch, source, e, generator=gen, dtype=F64).requires_grad_()
@@ -41,7 +43,7 @@ def random_qkv(gen: torch.Generator):
 def random_mask(kind: str, scores_shape: tuple, gen: torch.Generator):
     """A mask of a random shape that broadcasts to ``scores_shape`` (..., L, S)."""
     shape = [d if torch.rand((), generator=gen) < 0.5 else 1 for d in scores_shape]
-    shape = shape[int(torch.randint(0, len(shape) - 1, (), generator=gen)):]  # drop leading dims
+    shape = shape[int(torch.randint(0, len(shape) - 1, (), generator=gen)) :]  # drop leading dims
     if kind == "bool":
         return torch.rand(shape, generator=gen) < 0.7
     mask = torch.randn(shape, generator=gen, dtype=F64)
@@ -69,7 +71,10 @@ def test_matches_torch(seed, mask):
     if mask == "causal":
         kwargs["is_causal"] = True
     elif mask is not None:
-        scores_shape = tuple(torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])) + (q.shape[-2], k.shape[-2])
+        scores_shape = tuple(torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])) + (
+            q.shape[-2],
+            k.shape[-2],
+        )
         kwargs["attn_mask"] = random_mask(mask, scores_shape, gen)
     compare(q, k, v, gen, **kwargs)
 
@@ -78,7 +83,9 @@ def test_matches_torch(seed, mask):
 def test_scale_and_broadcast_batch(seed):
     gen = torch.Generator().manual_seed(seed)
     q = torch.randn(2, 3, 4, 5, generator=gen, dtype=F64, requires_grad=True)
-    k = torch.randn(1, 3, 6, 5, generator=gen, dtype=F64, requires_grad=True)  # broadcasts over dim 0
+    k = torch.randn(
+        1, 3, 6, 5, generator=gen, dtype=F64, requires_grad=True
+    )  # broadcasts over dim 0
     v = torch.randn(1, 3, 6, 2, generator=gen, dtype=F64, requires_grad=True)
     compare(q, k, v, gen, scale=0.3)
     compare(q, k, v, gen)
@@ -116,7 +123,9 @@ def test_weights_are_probabilities_and_causal():
     a = attention_weights(q, k, is_causal=True)
     torch.testing.assert_close(a.sum(-1), torch.ones(2, 5))
     assert torch.equal(a.triu(1), torch.zeros_like(a))  # no weight on future keys
-    assert torch.equal(causal_mask(3, 4), torch.tensor([[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0]]).bool())
+    assert torch.equal(
+        causal_mask(3, 4), torch.tensor([[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0]]).bool()
+    )
 
 
 def test_softmax_matches_torch_and_survives_large_inputs():
@@ -139,7 +148,9 @@ def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="attn_mask of shape"):
         scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(3, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="not both"):
-        scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(3, 5, dtype=torch.bool), is_causal=True)
+        scaled_dot_product_attention(
+            q, k, v, attn_mask=torch.ones(3, 5, dtype=torch.bool), is_causal=True
+        )
     with pytest.raises(TypeError, match="attn_mask must be boolean"):
         scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(3, 5, dtype=torch.long))
     with pytest.raises(TypeError, match="must be a torch.Tensor"):
@@ -162,7 +173,9 @@ def test_module_argument_checks():
     with pytest.raises(ValueError, match="expected 8"):
         MultiHeadSelfAttention(8, 2)(torch.randn(2, 3, 6))
     with pytest.raises(ValueError, match="block_size"):
-        TransformerLM(5, d_model=8, n_heads=2, n_layers=1, block_size=4)(torch.zeros(1, 5, dtype=torch.long))
+        TransformerLM(5, d_model=8, n_heads=2, n_layers=1, block_size=4)(
+            torch.zeros(1, 5, dtype=torch.long)
+        )
     with pytest.raises(TypeError, match="int64"):
         AttentionSeq2Seq(10)(torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"in \[0, 10\)"):
@@ -200,14 +213,18 @@ def test_block_is_permutation_equivariant_and_causal_lm_ignores_the_future():
     codes = torch.randint(0, 7, (2, 6))
     changed = codes.clone()
     changed[:, 4:] = (changed[:, 4:] + 1) % 7  # change the last two codes only
-    torch.testing.assert_close(lm(codes)[:, :4], lm(changed)[:, :4])  # earlier predictions unchanged
+    torch.testing.assert_close(
+        lm(codes)[:, :4], lm(changed)[:, :4]
+    )  # earlier predictions unchanged
     assert not torch.allclose(lm(codes)[:, 4:], lm(changed)[:, 4:])
 
 
 def test_lm_samples_through_the_rnn_sampler():
     torch.manual_seed(0)
     lm = TransformerLM(7, d_model=8, n_heads=2, n_layers=1, block_size=4)
-    codes = sample(lm, torch.tensor([1, 2, 3]), 10, temperature=1.0, generator=torch.Generator().manual_seed(0))
+    codes = sample(
+        lm, torch.tensor([1, 2, 3]), 10, temperature=1.0, generator=torch.Generator().manual_seed(0)
+    )
     assert codes.shape == (10,) and codes.min() >= 0 and codes.max() < 7
     greedy = sample(lm, torch.tensor([1, 2, 3]), 6, temperature=0)
     with torch.no_grad():  # greedy decoding by hand, on a sliding window of block_size codes
@@ -236,4 +253,6 @@ def test_additive_attention_context_is_weighted_mean():
     assert context.shape == (2, 6, 4) and weights.shape == (2, 6, 7)
     scores = att.w(torch.tanh(att.w_q(query)[:, :, None] + att.w_k(keys)[:, None])).squeeze(-1)
     torch.testing.assert_close(weights, torch.softmax(scores, -1), atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(context, torch.einsum("nts,nsk->ntk", weights, keys), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(
+        context, torch.einsum("nts,nsk->ntk", weights, keys), atol=1e-6, rtol=1e-5
+    )

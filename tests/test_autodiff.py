@@ -25,8 +25,8 @@ UNARY = {
     "log": (lambda v: (v * v + 0.5).log(), lambda t: (t * t + 0.5).log()),
     "tanh": (lambda v: v.tanh(), lambda t: t.tanh()),
     "relu": (lambda v: v.relu(), lambda t: t.relu()),
-    "square": (lambda v: v ** 2, lambda t: t ** 2),
-    "cube": (lambda v: v ** 3, lambda t: t ** 3),
+    "square": (lambda v: v**2, lambda t: t**2),
+    "cube": (lambda v: v**3, lambda t: t**3),
     "sqrt": (lambda v: (v * v + 1) ** 0.5, lambda t: (t * t + 1) ** 0.5),
     "neg": (lambda v: -v, lambda t: -t),
     "reflected": (lambda v: 1.5 - 2 * v, lambda t: 1.5 - 2 * t),
@@ -57,10 +57,10 @@ def random_expression(seed: int, n_inputs: int = 4, n_ops: int = 25):
             f, g = BINARY[rng.choice(sorted(BINARY))]
             (va, ta), (vb, tb) = rng.choice(pool), rng.choice(pool)
             new = (f(va, vb), g(ta, tb))
-        if abs(new[0].data) > 1e6:              # keep magnitudes tame: squash and continue
+        if abs(new[0].data) > 1e6:  # keep magnitudes tame: squash and continue
             new = (new[0].tanh(), new[1].tanh())
         pool.append(new)
-    out_v = sum((v for v, _ in pool[-5:]), Value(0.0))   # several outputs feed the root
+    out_v = sum((v for v, _ in pool[-5:]), Value(0.0))  # several outputs feed the root
     out_t = sum(t for _, t in pool[-5:])
     return values, tensors, out_v, out_t
 
@@ -103,6 +103,7 @@ def test_each_binary_op_matches_torch(name):
 
 def test_plain_ops_and_finite_differences():
     """exp, log, division and a fractional power, against central differences too."""
+
     def f(x):
         return ((x * 0.5).exp() + x.log() / x) ** 1.5 - 3 / x
 
@@ -120,12 +121,12 @@ def test_plain_ops_and_finite_differences():
 
 def test_reused_node_accumulates():
     a = Value(3.0)
-    b = a + a           # a is used twice by one node ...
-    c = b * b           # ... and b twice by another
+    b = a + a  # a is used twice by one node ...
+    c = b * b  # ... and b twice by another
     c.backward()
     assert c.data == 36.0
-    assert b.grad == 12.0       # dc/db = 2b
-    assert a.grad == 24.0       # dc/da = 2b * 2 = 8a
+    assert b.grad == 12.0  # dc/db = 2b
+    assert a.grad == 24.0  # dc/da = 2b * 2 = 8a
     t = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
     tb = t + t
     (tb * tb).backward()
@@ -134,8 +135,8 @@ def test_reused_node_accumulates():
 
 def test_node_reused_by_many_parents():
     x = Value(0.7)
-    terms = [x * k for k in range(1, 101)]      # x feeds 100 different nodes
-    out = sum(terms, Value(0.0)) * x            # and the root once more
+    terms = [x * k for k in range(1, 101)]  # x feeds 100 different nodes
+    out = sum(terms, Value(0.0)) * x  # and the root once more
     out.backward()
     # out = 5050 x^2, so d out / dx = 10100 x
     assert close(x.grad, 10100 * 0.7)
@@ -143,7 +144,7 @@ def test_node_reused_by_many_parents():
 
 def test_backward_twice_adds_up_like_torch():
     x = Value(2.0)
-    y = (x * x).tanh() * x          # intermediate nodes between x and y
+    y = (x * x).tanh() * x  # intermediate nodes between x and y
     y.backward()
     y.backward()
     t = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
@@ -161,7 +162,7 @@ def test_deep_graph_has_no_recursion_limit():
     n = 10_000
     x = Value(0.5)
     y = x
-    for _ in range(n):          # a chain of 6n Values: y <- 0.9999 y + 0.0001 x
+    for _ in range(n):  # a chain of 6n Values: y <- 0.9999 y + 0.0001 x
         y = y * 0.9999 + x * 0.0001
     y.backward()
     assert len(topological_order(y)) > 5 * n
@@ -173,7 +174,7 @@ def test_deep_graph_against_torch():
     a, b = Value(0.3), Value(-0.2)
     ta, tb = (torch.tensor(z, dtype=torch.float64, requires_grad=True) for z in (0.3, -0.2))
     y, ty = a, ta
-    for _ in range(3000):                       # > 12,000 Values, both inputs reused each step
+    for _ in range(3000):  # > 12,000 Values, both inputs reused each step
         y = (y * 0.999 + b).tanh() + a * 0.001
         ty = (ty * 0.999 + tb).tanh() + ta * 0.001
     assert len(topological_order(y)) > 12_000
@@ -190,7 +191,7 @@ def test_reflected_operators():
         (lambda: 3 - v, 1.0, -1.0),
         (lambda: 3 * v, 6.0, 3.0),
         (lambda: 3 / v, 1.5, -0.75),
-        (lambda: 3 ** v, 9.0, 9.0 * math.log(3)),
+        (lambda: 3**v, 9.0, 9.0 * math.log(3)),
         (lambda: 1.5 * v, 3.0, 1.5),
         (lambda: -v, -2.0, -1.0),
     ]:
@@ -213,7 +214,7 @@ def test_topological_order_puts_parents_first():
     order = topological_order(out)
     position = {id(v): i for i, v in enumerate(order)}
     assert order[-1] is out
-    assert len(position) == len(order)           # each Value once
+    assert len(position) == len(order)  # each Value once
     for v in order:
         for p in v.parents:
             assert position[id(p)] < position[id(v)]
@@ -266,11 +267,14 @@ def test_mlp_matches_torch_model():
     (tout[0] ** 2 + tout[1]).backward()
     assert all(close(o.data, t) for o, t in zip(out, tout.tolist(), strict=True))
     for layer, lin in zip(net.layers, linears, strict=True):
-        assert all(close(w.grad, g)
-                   for n, row in zip(layer.neurons, lin.weight.grad.tolist(), strict=True)
-                   for w, g in zip(n.w, row, strict=True))
-        assert all(close(n.b.grad, g)
-                   for n, g in zip(layer.neurons, lin.bias.grad.tolist(), strict=True))
+        assert all(
+            close(w.grad, g)
+            for n, row in zip(layer.neurons, lin.weight.grad.tolist(), strict=True)
+            for w, g in zip(n.w, row, strict=True)
+        )
+        assert all(
+            close(n.b.grad, g) for n, g in zip(layer.neurons, lin.bias.grad.tolist(), strict=True)
+        )
     net.zero_grad()
     assert all(p.grad == 0.0 for p in net.parameters())
     relu_net = MLP([2, 3, 1], generator=gen).to_torch()
@@ -281,7 +285,7 @@ def test_mlp_initialisation_is_seeded():
     a = MLP([2, 4, 1], generator=torch.Generator().manual_seed(5))
     b = MLP([2, 4, 1], generator=torch.Generator().manual_seed(5))
     assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
-    assert all(abs(p.data) <= 2 ** -0.5 for p in a.layers[0].parameters())
+    assert all(abs(p.data) <= 2**-0.5 for p in a.layers[0].parameters())
 
 
 def test_network_argument_checks():

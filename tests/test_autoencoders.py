@@ -102,7 +102,9 @@ def test_pca_bad_input():
 def test_angles_same_subspace_zero_and_basis_invariant():
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(12, 4, generator=gen, dtype=torch.float64)
-    mix = torch.randn(4, 4, generator=gen, dtype=torch.float64) + 4 * torch.eye(4, dtype=torch.float64)
+    mix = torch.randn(4, 4, generator=gen, dtype=torch.float64) + 4 * torch.eye(
+        4, dtype=torch.float64
+    )
     angles = principal_angles(a, a @ mix)  # same span, another (non-orthogonal) basis
     assert angles.shape == (4,)
     assert angles.abs().max() < 1e-7
@@ -251,8 +253,17 @@ def test_denoising_fits_and_beats_identity():
     gen = torch.Generator().manual_seed(0)
     x = torch.sigmoid(torch.randn(400, 2, generator=gen) @ torch.randn(2, 16, generator=gen))
     dae = Denoising(mlp_autoencoder(16, [32], 8), 0.3, "mask", torch.Generator().manual_seed(1))
-    fit(dae, (x, x), epochs=25, batch_size=100, loss_fn=F.mse_loss, metric=None, progress=False,
-        device="cpu", optimizer=torch.optim.Adam(dae.parameters(), lr=2e-2))
+    fit(
+        dae,
+        (x, x),
+        epochs=25,
+        batch_size=100,
+        loss_fn=F.mse_loss,
+        metric=None,
+        progress=False,
+        device="cpu",
+        optimizer=torch.optim.Adam(dae.parameters(), lr=2e-2),
+    )
     noisy = corrupt(x, 0.3, "mask", torch.Generator().manual_seed(2))
     dae.eval()
     with torch.no_grad():
@@ -301,9 +312,17 @@ def test_seq2seq_learns_to_copy_short_sequences():
     x = torch.randint(0, 4, (256, 3), generator=gen)
     torch.manual_seed(0)
     model = Seq2SeqAutoencoder(4, hidden_size=24, embed_size=8)
-    fit(model, (x, x), epochs=25, batch_size=64, loss_fn=sequence_cross_entropy,
-        metric=token_accuracy, progress=False, device="cpu",
-        optimizer=torch.optim.Adam(model.parameters(), lr=1e-2))
+    fit(
+        model,
+        (x, x),
+        epochs=25,
+        batch_size=64,
+        loss_fn=sequence_cross_entropy,
+        metric=token_accuracy,
+        progress=False,
+        device="cpu",
+        optimizer=torch.optim.Adam(model.parameters(), lr=1e-2),
+    )
     assert sequence_accuracy(predict(model, x), x) > 0.9
 
 

@@ -49,7 +49,9 @@ def test_matches_torch(seed, image, training, affine):
         assert not torch.allclose(rm_ours, rm)  # the buffers really moved
     upstream = torch.randn(x.shape, generator=gen, dtype=F64)
     inputs = (x,) if weight is None else (x, weight, bias)
-    for a, b in zip(torch.autograd.grad(ours, inputs, upstream), torch.autograd.grad(theirs, inputs, upstream)):
+    for a, b in zip(
+        torch.autograd.grad(ours, inputs, upstream), torch.autograd.grad(theirs, inputs, upstream)
+    ):
         torch.testing.assert_close(a, b)
 
 
@@ -57,7 +59,9 @@ def test_matches_torch(seed, image, training, affine):
 def test_three_dimensional_input_and_no_buffers(seed):
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(4, 3, 7, generator=gen, dtype=F64)
-    torch.testing.assert_close(batch_norm(x, None, None, training=True), F.batch_norm(x, None, None, training=True))
+    torch.testing.assert_close(
+        batch_norm(x, None, None, training=True), F.batch_norm(x, None, None, training=True)
+    )
 
 
 def test_repeated_updates_match_torch():
@@ -77,20 +81,30 @@ def test_gradcheck_manual_backward(shape):
     x = torch.randn(shape, generator=gen, dtype=F64).requires_grad_()
     w = torch.randn(shape[1], generator=gen, dtype=F64).requires_grad_()
     b = torch.randn(shape[1], generator=gen, dtype=F64).requires_grad_()
-    assert torch.autograd.gradcheck(lambda x, w, b: BatchNormFunction.apply(x, w, b, 1e-5)[0], (x, w, b))
     assert torch.autograd.gradcheck(
-        lambda x, w, b: batch_norm(x, None, None, w, b, training=True), (x, w, b))
+        lambda x, w, b: BatchNormFunction.apply(x, w, b, 1e-5)[0], (x, w, b)
+    )
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: batch_norm(x, None, None, w, b, training=True), (x, w, b)
+    )
     rm, rv = torch.zeros(shape[1], dtype=F64), torch.ones(shape[1], dtype=F64)
-    assert torch.autograd.gradcheck(lambda x, w, b: batch_norm(x, rm, rv, w, b, training=False), (x, w, b))
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: batch_norm(x, rm, rv, w, b, training=False), (x, w, b)
+    )
 
 
 def test_backward_gradient_orthogonal_to_shift_and_scale():
     gen = torch.Generator().manual_seed(1)
     x = (torch.randn(32, 4, generator=gen, dtype=F64) * 5 + 3).requires_grad_()
-    (dx,) = torch.autograd.grad(batch_norm(x, None, None, training=True, eps=1e-12), x,
-                                torch.randn(32, 4, generator=gen, dtype=F64))
+    (dx,) = torch.autograd.grad(
+        batch_norm(x, None, None, training=True, eps=1e-12),
+        x,
+        torch.randn(32, 4, generator=gen, dtype=F64),
+    )
     torch.testing.assert_close(dx.sum(0), torch.zeros(4, dtype=F64), atol=1e-12, rtol=1e-5)
-    torch.testing.assert_close(((x - x.mean(0)) * dx).sum(0), torch.zeros(4, dtype=F64), atol=1e-9, rtol=1e-5)
+    torch.testing.assert_close(
+        ((x - x.mean(0)) * dx).sum(0), torch.zeros(4, dtype=F64), atol=1e-9, rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -125,6 +139,7 @@ def test_weight_rescaling_leaves_training_output_unchanged():
 
 
 # ----------------------------------------------------------------------------- bad input
+
 
 def ok():
     return torch.randn(4, 3), torch.zeros(3), torch.ones(3)
@@ -178,19 +193,31 @@ def test_training_not_bool():
         batch_norm(x, rm, rv, training="yes")
 
 
-@pytest.mark.parametrize("momentum, error, message", [
-    (-0.1, ValueError, "momentum must be in \\[0, 1\\]"), (1.5, ValueError, "momentum must be in \\[0, 1\\]"),
-    (float("nan"), ValueError, "momentum must be a finite number in \\[0, 1\\]"),
-    ("0.1", TypeError, "momentum must be a number"), (True, TypeError, "momentum must be a number")])
+@pytest.mark.parametrize(
+    "momentum, error, message",
+    [
+        (-0.1, ValueError, "momentum must be in \\[0, 1\\]"),
+        (1.5, ValueError, "momentum must be in \\[0, 1\\]"),
+        (float("nan"), ValueError, "momentum must be a finite number in \\[0, 1\\]"),
+        ("0.1", TypeError, "momentum must be a number"),
+        (True, TypeError, "momentum must be a number"),
+    ],
+)
 def test_bad_momentum(momentum, error, message):
     x, rm, rv = ok()
     with pytest.raises(error, match=f"batch_norm: {message}"):
         batch_norm(x, rm, rv, training=True, momentum=momentum)
 
 
-@pytest.mark.parametrize("eps, error, message", [
-    (0.0, ValueError, "eps must be > 0"), (-1e-5, ValueError, "eps must be > 0"),
-    (float("inf"), ValueError, "eps must be a finite number > 0"), ("1e-5", TypeError, "eps must be a number")])
+@pytest.mark.parametrize(
+    "eps, error, message",
+    [
+        (0.0, ValueError, "eps must be > 0"),
+        (-1e-5, ValueError, "eps must be > 0"),
+        (float("inf"), ValueError, "eps must be a finite number > 0"),
+        ("1e-5", TypeError, "eps must be a number"),
+    ],
+)
 def test_bad_eps(eps, error, message):
     x, rm, rv = ok()
     with pytest.raises(error, match=f"batch_norm: {message}"):
@@ -218,9 +245,15 @@ def test_layer_num_features_not_int():
 def test_training_backward_is_differentiable_once_only_as_documented():
     x = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
     rm, rv = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
-    y = batch_norm(x, rm, rv, torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64),
-                   training=True)
-    (g,) = torch.autograd.grad((y ** 3).sum(), x, create_graph=True)
+    y = batch_norm(
+        x,
+        rm,
+        rv,
+        torch.ones(3, dtype=torch.float64),
+        torch.zeros(3, dtype=torch.float64),
+        training=True,
+    )
+    (g,) = torch.autograd.grad((y**3).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable|twice"):
         g.sum().backward()
 
@@ -247,10 +280,12 @@ def test_layer_norm_matches_torch(seed, affine):
     torch.testing.assert_close(ours, ref)
     g = torch.randn(shape, generator=gen, dtype=F64)
     inputs = [t for t in (x, w, b) if t is not None]
-    torch.testing.assert_close(torch.autograd.grad(ours, inputs, g),
-                               torch.autograd.grad(ref, inputs, g))
-    assert torch.autograd.gradcheck(lambda *a: layer_norm(a[0], norm_shape, *a[1:], eps=eps),
-                                    tuple(inputs), fast_mode=True)
+    torch.testing.assert_close(
+        torch.autograd.grad(ours, inputs, g), torch.autograd.grad(ref, inputs, g)
+    )
+    assert torch.autograd.gradcheck(
+        lambda *a: layer_norm(a[0], norm_shape, *a[1:], eps=eps), tuple(inputs), fast_mode=True
+    )
 
 
 def test_layer_norm_module_matches_torch():
@@ -260,15 +295,18 @@ def test_layer_norm_module_matches_torch():
     torch.testing.assert_close(ours(x), ref(x))
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(x=[1.0], normalized_shape=1), TypeError, "x must be a torch.Tensor"),
-    (dict(normalized_shape=(4,)), ValueError, "last 1 dimensions of x must be"),
-    (dict(normalized_shape=()), TypeError, "normalized_shape must be"),
-    (dict(normalized_shape="3"), TypeError, "normalized_shape must be"),
-    (dict(normalized_shape=3, weight=torch.ones(4)), ValueError, "weight must have shape"),
-    (dict(normalized_shape=3, eps=0.0), ValueError, "eps must be > 0"),
-    (dict(normalized_shape=3, eps=float("nan")), ValueError, "eps must be a finite number > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(x=[1.0], normalized_shape=1), TypeError, "x must be a torch.Tensor"),
+        (dict(normalized_shape=(4,)), ValueError, "last 1 dimensions of x must be"),
+        (dict(normalized_shape=()), TypeError, "normalized_shape must be"),
+        (dict(normalized_shape="3"), TypeError, "normalized_shape must be"),
+        (dict(normalized_shape=3, weight=torch.ones(4)), ValueError, "weight must have shape"),
+        (dict(normalized_shape=3, eps=0.0), ValueError, "eps must be > 0"),
+        (dict(normalized_shape=3, eps=float("nan")), ValueError, "eps must be a finite number > 0"),
+    ],
+)
 def test_layer_norm_bad_input(kwargs, error, match):
     args = dict(x=torch.randn(2, 3))
     args.update(kwargs)

@@ -56,7 +56,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        _skip_or_fail("no Chromium: install Debian's chromium and chromium-driver to run browser tests")
+        _skip_or_fail(
+            "no Chromium: install Debian's chromium and chromium-driver to run browser tests"
+        )
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -64,12 +66,21 @@ def browser(tmp_path_factory):
         _skip_or_fail("selenium is not installed")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,1600",
-                 # Offline beyond localhost: every other host name fails to resolve.
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1600",
+        # Offline beyond localhost: every other host name fails to resolve.
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -85,7 +96,8 @@ def open_page(browser, url: str) -> list[dict]:
     while time.time() < deadline:
         done = browser.execute_script(
             "return !window.MathJax || !MathJax.startup || !MathJax.startup.promise ? 'none' :"
-            " (window.__mjDone ? 'done' : (MathJax.startup.promise.then(() => window.__mjDone = true), 'wait'))")
+            " (window.__mjDone ? 'done' : (MathJax.startup.promise.then(() => window.__mjDone = true), 'wait'))"
+        )
         if done in ("none", "done"):
             break
         time.sleep(0.2)
@@ -95,9 +107,13 @@ def open_page(browser, url: str) -> list[dict]:
 def test_index_page_loads_offline(site, browser):
     errors = open_page(browser, f"{site}/index.html")
     assert not errors, [e["message"] for e in errors]
-    links = browser.execute_script("return [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))")
+    links = browser.execute_script(
+        "return [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))"
+    )
     for stem in chapter_pages():
-        assert any(h and h.endswith(f"chapters/{stem}.html") for h in links), f"index does not link {stem}"
+        assert any(h and h.endswith(f"chapters/{stem}.html") for h in links), (
+            f"index does not link {stem}"
+        )
 
 
 @pytest.mark.parametrize("stem", chapter_pages())
@@ -137,7 +153,9 @@ def test_chapter_page_reads_well(site, browser, stem):
     assert not report["brokenImages"], report["brokenImages"]
     assert report["images"] > 0, "a chapter without a single figure"
     assert not report["imagesWithoutAlt"], f"figures without alt text: {report['imagesWithoutAlt']}"
-    assert "Traceback" not in report["outputText"] and report["stderr"] == 0, "an output shows an error"
+    assert "Traceback" not in report["outputText"] and report["stderr"] == 0, (
+        "an output shows an error"
+    )
     assert report["nSolutions"] >= 3, "fewer than three solutions on the page"
     assert report["openSolutions"] == 0, "solutions must be collapsed"
     heads = report["headings"]
@@ -151,6 +169,7 @@ def test_search_finds_a_chapter_term(site, browser):
     hits = []
     while time.time() < deadline and not hits:
         hits = browser.execute_script(
-            "return [...document.querySelectorAll('#search-results a')].map(a => a.getAttribute('href'))")
+            "return [...document.querySelectorAll('#search-results a')].map(a => a.getAttribute('href'))"
+        )
         time.sleep(0.3)
     assert any("01_convolution" in h for h in hits), hits

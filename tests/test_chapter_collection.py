@@ -20,15 +20,20 @@ def test_every_chapter_in_the_toc_is_collected_as_a_notebook():
 
 
 def _glued(name):
-    return nbf.new_output("display_data", data={"text/plain": "1"},
-                          metadata={"scrapbook": {"name": name, "mime_prefix": ""}})
+    return nbf.new_output(
+        "display_data",
+        data={"text/plain": "1"},
+        metadata={"scrapbook": {"name": name, "mime_prefix": ""}},
+    )
 
 
 def test_missing_glue_keys_reports_prose_keys_that_no_cell_glued():
     nb = nbf.new_notebook()
     nb.cells = [
-        nbf.new_markdown_cell("Accuracy {glue:text}`acc:.1%`, loss {glue}`loss`, "
-                              "elsewhere {glue:text}`other.md::key`."),
+        nbf.new_markdown_cell(
+            "Accuracy {glue:text}`acc:.1%`, loss {glue}`loss`, "
+            "elsewhere {glue:text}`other.md::key`."
+        ),
         nbf.new_code_cell("glue('acc', 0.5)", outputs=[_glued("acc")]),
     ]
     assert conftest.missing_glue_keys(nb) == ["loss"]

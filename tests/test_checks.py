@@ -81,9 +81,15 @@ def test_check_choice_module_and_pair():
         check_module(lambda x: x, "f")
     x, y = torch.zeros(3, 2), torch.zeros(3)
     assert check_pair((x, y), "f", "train")[0] is x
-    for bad, message in [((x, y[:2]), "3 inputs but 2 targets"), ((x[:0], y[:0]), "is empty"),
-                         ((x,), "must be a pair"), ((x, [0, 1, 2]), "two tensors")]:
-        with pytest.raises((TypeError, ValueError), match=f"f: train .*{message}|f: train {message}"):
+    for bad, message in [
+        ((x, y[:2]), "3 inputs but 2 targets"),
+        ((x[:0], y[:0]), "is empty"),
+        ((x,), "must be a pair"),
+        ((x, [0, 1, 2]), "two tensors"),
+    ]:
+        with pytest.raises(
+            (TypeError, ValueError), match=f"f: train .*{message}|f: train {message}"
+        ):
             check_pair(bad, "f", "train")
 
 

@@ -64,8 +64,11 @@ def test_conv2d_matches_torch_on_any_shape(case):
     ref = F.conv2d(x, weight, bias, stride, padding)
     torch.testing.assert_close(ours, ref)
     g = torch.randn_like(ref)
-    for a, r in zip(torch.autograd.grad(ours, (x, weight, bias), g),
-                    torch.autograd.grad(ref, (x, weight, bias), g), strict=True):
+    for a, r in zip(
+        torch.autograd.grad(ours, (x, weight, bias), g),
+        torch.autograd.grad(ref, (x, weight, bias), g),
+        strict=True,
+    ):
         torch.testing.assert_close(a, r)
 
 
@@ -73,7 +76,9 @@ def test_conv2d_matches_torch_on_any_shape(case):
 def test_conv2d_gradcheck(seed):
     gen = torch.Generator().manual_seed(100 + seed)
     x, weight, bias, stride, padding = random_conv2d_case(gen)
-    assert torch.autograd.gradcheck(lambda a, w, b: conv2d(a, w, b, stride, padding), (x, weight, bias))
+    assert torch.autograd.gradcheck(
+        lambda a, w, b: conv2d(a, w, b, stride, padding), (x, weight, bias)
+    )
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -88,8 +93,10 @@ def test_conv1d_matches_torch(seed):
     ours, ref = conv1d(x, weight, bias, s, p), F.conv1d(x, weight, bias, s, p)
     torch.testing.assert_close(ours, ref)
     g = torch.randn(ref.shape, generator=gen, dtype=torch.float64)
-    for a, b in zip(torch.autograd.grad(ours, (x, weight, bias), g),
-                    torch.autograd.grad(ref, (x, weight, bias), g)):
+    for a, b in zip(
+        torch.autograd.grad(ours, (x, weight, bias), g),
+        torch.autograd.grad(ref, (x, weight, bias), g),
+    ):
         torch.testing.assert_close(a, b)
     assert torch.autograd.gradcheck(lambda a, w, b: conv1d(a, w, b, s, p), (x, weight, bias))
 
@@ -114,18 +121,62 @@ def test_conv2d_module_matches_torch_layer():
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: conv2d(torch.randn(1, 2, 3, 5, 5), torch.randn(1, 3, 2, 2)), ValueError, "4 dimensions"),
-        (lambda: conv2d(torch.randn(1, 3, 5, 5), torch.randn(1, 2, 2, 2)), ValueError, "weight has 2 input channels but x has 3"),
-        (lambda: conv2d(torch.randn(1, 1, 3, 3), torch.randn(1, 1, 4, 4)), ValueError, "larger than the padded input"),
-        (lambda: conv2d(torch.randn(1, 1, 5, 5), torch.randn(1, 1, 2, 2), stride=0), ValueError, "stride must be >= 1"),
-        (lambda: conv2d(torch.randn(1, 1, 5, 5), torch.randn(1, 1, 2, 2), padding=-1), ValueError, "padding must be >= 0"),
-        (lambda: conv2d(torch.randn(1, 1, 5, 5), torch.randn(1, 1, 2, 2), stride=1.5), TypeError, "stride must be an int"),
-        (lambda: conv2d(torch.randn(1, 1, 5, 5), torch.randn(1, 1, 2, 2), torch.randn(2)), ValueError, "bias must have shape (1,)"),
+        (
+            lambda: conv2d(torch.randn(1, 2, 3, 5, 5), torch.randn(1, 3, 2, 2)),
+            ValueError,
+            "4 dimensions",
+        ),
+        (
+            lambda: conv2d(torch.randn(1, 3, 5, 5), torch.randn(1, 2, 2, 2)),
+            ValueError,
+            "weight has 2 input channels but x has 3",
+        ),
+        (
+            lambda: conv2d(torch.randn(1, 1, 3, 3), torch.randn(1, 1, 4, 4)),
+            ValueError,
+            "larger than the padded input",
+        ),
+        (
+            lambda: conv2d(torch.randn(1, 1, 5, 5), torch.randn(1, 1, 2, 2), stride=0),
+            ValueError,
+            "stride must be >= 1",
+        ),
+        (
+            lambda: conv2d(torch.randn(1, 1, 5, 5), torch.randn(1, 1, 2, 2), padding=-1),
+            ValueError,
+            "padding must be >= 0",
+        ),
+        (
+            lambda: conv2d(torch.randn(1, 1, 5, 5), torch.randn(1, 1, 2, 2), stride=1.5),
+            TypeError,
+            "stride must be an int",
+        ),
+        (
+            lambda: conv2d(torch.randn(1, 1, 5, 5), torch.randn(1, 1, 2, 2), torch.randn(2)),
+            ValueError,
+            "bias must have shape (1,)",
+        ),
         (lambda: conv2d([[1.0]], torch.randn(1, 1, 1, 1)), TypeError, "x must be a torch.Tensor"),
-        (lambda: conv2d(torch.randn(1, 1, 5, 5), torch.randn(1, 1, 2, 2, dtype=torch.float64)), TypeError, "use one dtype"),
-        (lambda: conv1d(torch.randn(1, 2, 5), torch.randn(1, 3, 2)), ValueError, "weight has 3 input channels but x has 2"),
-        (lambda: conv1d(torch.randn(1, 1, 3), torch.randn(1, 1, 5)), ValueError, "larger than the padded input length"),
-        (lambda: conv1d(torch.randn(1, 1, 5), torch.randn(1, 1, 2), stride=0), ValueError, "stride must be >= 1"),
+        (
+            lambda: conv2d(torch.randn(1, 1, 5, 5), torch.randn(1, 1, 2, 2, dtype=torch.float64)),
+            TypeError,
+            "use one dtype",
+        ),
+        (
+            lambda: conv1d(torch.randn(1, 2, 5), torch.randn(1, 3, 2)),
+            ValueError,
+            "weight has 3 input channels but x has 2",
+        ),
+        (
+            lambda: conv1d(torch.randn(1, 1, 3), torch.randn(1, 1, 5)),
+            ValueError,
+            "larger than the padded input length",
+        ),
+        (
+            lambda: conv1d(torch.randn(1, 1, 5), torch.randn(1, 1, 2), stride=0),
+            ValueError,
+            "stride must be >= 1",
+        ),
         (lambda: conv1d(torch.randn(1, 1, 5, 5), torch.randn(1, 1, 2)), ValueError, "3 dimensions"),
         (lambda: conv2d(torch.randn(5, 5), torch.randn(1, 1, 2, 2)), ValueError, "4 dimensions"),
     ],

@@ -69,18 +69,25 @@ def test_a_cache_that_cannot_be_created_still_loads(monkeypatch, tmp_path):
     assert dl.load("mnist1d").x_test.shape == (1000, 40)
 
 
-@pytest.mark.parametrize("y, n, error, match", [
-    ("onehot", 2, ValueError, "1-D tensor of integer labels"),
-    ("float", 2, ValueError, "1-D tensor of integer labels"),
-    ("negative", 2, ValueError, "negative labels"),
-    ("ok", 2.0, TypeError, "n_per_class must be an int"),
-])
+@pytest.mark.parametrize(
+    "y, n, error, match",
+    [
+        ("onehot", 2, ValueError, "1-D tensor of integer labels"),
+        ("float", 2, ValueError, "1-D tensor of integer labels"),
+        ("negative", 2, ValueError, "negative labels"),
+        ("ok", 2.0, TypeError, "n_per_class must be an int"),
+    ],
+)
 def test_take_per_class_refuses_labels_it_would_mix(y, n, error, match):
     import torch
 
     x = torch.randn(20, 3)
     labels = torch.arange(20) % 2
-    y = {"onehot": torch.eye(2)[labels], "float": labels.float(),
-         "negative": labels - 1, "ok": labels}[y]
+    y = {
+        "onehot": torch.eye(2)[labels],
+        "float": labels.float(),
+        "negative": labels - 1,
+        "ok": labels,
+    }[y]
     with pytest.raises(error, match=match):
         dl.take_per_class(x, y, n)

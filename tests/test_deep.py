@@ -33,11 +33,14 @@ def gen(seed: int = 0) -> torch.Generator:
 # ----------------------------------------------------------------------------- initialisation
 
 
-@pytest.mark.parametrize(("scheme", "expected"), [
-    ("naive", lambda i, o: 1 / (3 * i)),
-    ("xavier", lambda i, o: 2 / (i + o)),
-    ("he", lambda i, o: 2 / i),
-])
+@pytest.mark.parametrize(
+    ("scheme", "expected"),
+    [
+        ("naive", lambda i, o: 1 / (3 * i)),
+        ("xavier", lambda i, o: 2 / (i + o)),
+        ("he", lambda i, o: 2 / i),
+    ],
+)
 @pytest.mark.parametrize(("fan_in", "fan_out"), [(1, 1), (64, 10), (300, 700)])
 def test_init_std_formula(scheme, expected, fan_in, fan_out):
     assert math.isclose(init_std(scheme, fan_in, fan_out) ** 2, expected(fan_in, fan_out))
@@ -95,9 +98,13 @@ def test_deep_mlp_shapes_and_layers(activation, depth):
     assert model(torch.rand(5, 1, 8, 8)).shape == (5, 10)
     layers = linear_layers(model)
     assert len(layers) == depth + 1
-    assert [(la.in_features, la.out_features) for la in layers] == \
-        [(64, 32)] + [(32, 32)] * (depth - 1) + [(32, 10)]
-    assert sum(isinstance(m, nn.Module) and type(m).__name__.lower() == activation for m in model) == depth
+    assert [(la.in_features, la.out_features) for la in layers] == [(64, 32)] + [(32, 32)] * (
+        depth - 1
+    ) + [(32, 10)]
+    assert (
+        sum(isinstance(m, nn.Module) and type(m).__name__.lower() == activation for m in model)
+        == depth
+    )
 
 
 def test_deep_mlp_without_flatten():
@@ -114,7 +121,9 @@ def test_residual_mlp_shapes_and_same_parameters_as_plain(depth):
     assert isinstance(res, ResidualMLP)
     assert len(res.blocks) == depth - 1
     assert count_parameters(res) == count_parameters(plain)
-    assert [la.weight.shape for la in linear_layers(res)] == [la.weight.shape for la in linear_layers(plain)]
+    assert [la.weight.shape for la in linear_layers(res)] == [
+        la.weight.shape for la in linear_layers(plain)
+    ]
 
 
 def test_residual_block_forward_is_h_plus_branch():
@@ -170,22 +179,29 @@ def manual_norms(weights, biases, x, y, act, dact):
 
 
 @pytest.mark.parametrize("seed", range(5))
-@pytest.mark.parametrize(("activation", "act", "dact"), [
-    ("tanh", torch.tanh, lambda z: 1 - torch.tanh(z) ** 2),
-    ("sigmoid", torch.sigmoid, lambda z: torch.sigmoid(z) * (1 - torch.sigmoid(z))),
-    ("relu", torch.relu, lambda z: (z > 0).double()),
-])
+@pytest.mark.parametrize(
+    ("activation", "act", "dact"),
+    [
+        ("tanh", torch.tanh, lambda z: 1 - torch.tanh(z) ** 2),
+        ("sigmoid", torch.sigmoid, lambda z: torch.sigmoid(z) * (1 - torch.sigmoid(z))),
+        ("relu", torch.relu, lambda z: (z > 0).double()),
+    ],
+)
 def test_layer_gradient_norms_match_manual_backprop(seed, activation, act, dact):
     g = gen(seed)
     n_in, width, depth, n_out, n = (int(v) for v in torch.randint(2, 9, (5,), generator=g))
-    model = deep_mlp(n_in, width, depth, n_out, activation, "xavier", generator=g, flatten=False).double()
+    model = deep_mlp(
+        n_in, width, depth, n_out, activation, "xavier", generator=g, flatten=False
+    ).double()
     with torch.no_grad():  # non-zero biases, so the test covers them
         for layer in linear_layers(model):
             layer.bias.normal_(0, 0.3, generator=g)
     x = torch.randn(n, n_in, dtype=torch.float64, generator=g)
     y = torch.randint(0, n_out, (n,), generator=g)
     layers = linear_layers(model)
-    want_w, want_z = manual_norms([la.weight for la in layers], [la.bias for la in layers], x, y, act, dact)
+    want_w, want_z = manual_norms(
+        [la.weight for la in layers], [la.bias for la in layers], x, y, act, dact
+    )
     got_w = layer_gradient_norms(model, x, y)
     got_z = layer_gradient_norms(model, x, y, wrt="output")
     assert got_w.dtype == torch.float64 and got_w.shape == (depth + 1,)

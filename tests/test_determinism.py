@@ -10,7 +10,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_a_chapter_glues_identical_values_twice():
     env = dict(os.environ, DLCORE_DEVICE="cpu")
-    out = subprocess.run([sys.executable, "tools/execute.py", "determinism", "chapters/01_convolution.md"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    out = subprocess.run(
+        [sys.executable, "tools/execute.py", "determinism", "chapters/01_convolution.md"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "identical" in out.stdout

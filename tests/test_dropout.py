@@ -25,7 +25,7 @@ def test_drop_rate_and_mean_preserved(p):
     rate = (out == 0).double().mean().item()
     assert abs(rate - p) < 5 * (p * (1 - p) / n) ** 0.5  # five standard errors
     # the mean over many elements is preserved within a few standard errors
-    std_err = (x.var().item() + x.pow(2).mean().item() * p / (1 - p)) ** 0.5 / n ** 0.5
+    std_err = (x.var().item() + x.pow(2).mean().item() * p / (1 - p)) ** 0.5 / n**0.5
     assert abs(out.mean().item() - x.mean().item()) < 5 * std_err
 
 
@@ -86,17 +86,20 @@ def test_dtype_and_shape_kept():
 
 # ----------------------------------------------------------------------------- helpers
 
+
 def test_mc_predict_changes_only_dropout_layers_and_restores_modes():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(), Dropout(0.5), nn.Linear(8, 3))
+    model = nn.Sequential(
+        nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(), Dropout(0.5), nn.Linear(8, 3)
+    )
     model.train()
     running = model[1].running_mean.clone()
     probs = mc_dropout_predict(model, torch.randn(6, 5), samples=7)
     assert probs.shape == (7, 6, 3)
     torch.testing.assert_close(probs.sum(-1), torch.ones(7, 6))
-    assert not torch.allclose(probs[0], probs[1])              # dropout was active
-    assert torch.equal(model[1].running_mean, running)         # batch norm was in eval mode
-    assert all(m.training for m in model.modules())            # modes restored
+    assert not torch.allclose(probs[0], probs[1])  # dropout was active
+    assert torch.equal(model[1].running_mean, running)  # batch norm was in eval mode
+    assert all(m.training for m in model.modules())  # modes restored
 
 
 def test_mc_predict_needs_dropout():
@@ -107,7 +110,9 @@ def test_mc_predict_needs_dropout():
 @pytest.mark.parametrize("samples", [0, -1])
 def test_mc_predict_bad_samples(samples):
     with pytest.raises(ValueError, match="samples must be >= 1"):
-        mc_dropout_predict(nn.Sequential(nn.Linear(3, 2), Dropout()), torch.randn(2, 3), samples=samples)
+        mc_dropout_predict(
+            nn.Sequential(nn.Linear(3, 2), Dropout()), torch.randn(2, 3), samples=samples
+        )
 
 
 def test_mc_predict_bad_model():
@@ -124,9 +129,15 @@ def test_max_norm_bounds_rows_and_leaves_small_rows():
     torch.testing.assert_close(layer.weight[0], torch.tensor([1.2, 1.6, 0, 0]))
 
 
-@pytest.mark.parametrize("bad, error, message", [
-    (0, ValueError, "must be > 0"), (-1.0, ValueError, "must be > 0"),
-    (float("nan"), ValueError, "must be a finite number > 0"), ("2", TypeError, "must be a number")])
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        (0, ValueError, "must be > 0"),
+        (-1.0, ValueError, "must be > 0"),
+        (float("nan"), ValueError, "must be a finite number > 0"),
+        ("2", TypeError, "must be a number"),
+    ],
+)
 def test_max_norm_bad_value(bad, error, message):
     with pytest.raises(error, match=f"max_norm_: max_norm {message}"):
         max_norm_(nn.Linear(2, 2), bad)
@@ -139,7 +150,7 @@ def test_dropout_ridge_matches_expected_loss_minimum():
     p = 0.3
     w = dropout_ridge(x, y, p).requires_grad_()
     lam = p / (1 - p)
-    expected = ((y - x @ w) ** 2).sum() + lam * (w ** 2 * (x ** 2).sum(0)).sum()
+    expected = ((y - x @ w) ** 2).sum() + lam * (w**2 * (x**2).sum(0)).sum()
     (grad,) = torch.autograd.grad(expected, w)
     torch.testing.assert_close(grad, torch.zeros_like(grad), atol=1e-9, rtol=1e-5)
     ols = torch.linalg.lstsq(x, y[:, None]).solution[:, 0]
@@ -157,9 +168,13 @@ def test_dropout_ridge_bad_shapes():
 
 # ----------------------------------------------------------------------------- bad input
 
+
 @pytest.mark.parametrize("p", [1.0, 1.5, -0.1, float("nan")])
 def test_p_out_of_range(p):
-    with pytest.raises(ValueError, match=r"p \(the probability of dropping a unit\) must be (a finite number )?in \[0, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"p \(the probability of dropping a unit\) must be (a finite number )?in \[0, 1\)",
+    ):
         dropout(torch.ones(3), p)
     with pytest.raises(ValueError, match="in \\[0, 1\\)"):
         Dropout(p)
@@ -169,7 +184,9 @@ def test_p_out_of_range(p):
 
 @pytest.mark.parametrize("p", ["0.5", None, True])
 def test_p_not_a_number(p):
-    with pytest.raises(TypeError, match=r"p \(the probability of dropping a unit\) must be a number"):
+    with pytest.raises(
+        TypeError, match=r"p \(the probability of dropping a unit\) must be a number"
+    ):
         dropout(torch.ones(3), p)
 
 

@@ -29,16 +29,19 @@ def stub(x):
     raise NotImplementedError
 
 
-@pytest.mark.parametrize("got, match", [
-    (X.T.clone(), "looks transposed"),
-    (X[:2], r"has shape \(2, 4\), expected \(3, 4\)"),
-    (-X, "wrong sign"),
-    (3 * X, "constant factor of 3"),
-    (X + torch.eye(3, 4, dtype=F64), r"wrong at index \(0, 0\)"),
-    (None, "forget a return"),
-    ("0.5", "should be a tensor"),
-    (X * float("nan"), "NaN"),
-])
+@pytest.mark.parametrize(
+    "got, match",
+    [
+        (X.T.clone(), "looks transposed"),
+        (X[:2], r"has shape \(2, 4\), expected \(3, 4\)"),
+        (-X, "wrong sign"),
+        (3 * X, "constant factor of 3"),
+        (X + torch.eye(3, 4, dtype=F64), r"wrong at index \(0, 0\)"),
+        (None, "forget a return"),
+        ("0.5", "should be a tensor"),
+        (X * float("nan"), "NaN"),
+    ],
+)
 def test_wrong_answers_are_named(got, match):
     with pytest.raises(ExerciseCheckFailed, match=match):
         check_close(got, X)
@@ -77,16 +80,24 @@ def test_conv_example():
     def true_conv(x, w):
         return F.conv2d(x, w.flip(-1, -2))
 
-    check_function(true_conv, lambda x, w: F.conv2d(x, w.flip(-1, -2)), [(x, w)], grad=True,
-                   wrong_answers=[F.conv2d])
+    check_function(
+        true_conv,
+        lambda x, w: F.conv2d(x, w.flip(-1, -2)),
+        [(x, w)],
+        grad=True,
+        wrong_answers=[F.conv2d],
+    )
 
 
-@pytest.mark.parametrize("call, error", [
-    (lambda: check_function(1, torch.tanh, [(X,)]), TypeError),
-    (lambda: check_function(torch.tanh, torch.tanh, []), ValueError),
-    (lambda: check_close(X, "x"), TypeError),
-    (lambda: attempt(3), TypeError),
-])
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda: check_function(1, torch.tanh, [(X,)]), TypeError),
+        (lambda: check_function(torch.tanh, torch.tanh, []), ValueError),
+        (lambda: check_close(X, "x"), TypeError),
+        (lambda: attempt(3), TypeError),
+    ],
+)
 def test_bad_input(call, error):
     with pytest.raises(error):
         call()

@@ -31,8 +31,9 @@ def fake(monkeypatch, tmp_path):
         "t10k-images-idx3-ubyte.gz": _idx(rng.integers(0, 256, (3, 28, 28))),
         "t10k-labels-idx1-ubyte.gz": _idx(rng.integers(0, 10, 3)),
     }
-    monkeypatch.setattr(data, "FASHION_SHA256",
-                        {f: hashlib.sha256(b).hexdigest() for f, b in raw.items()})
+    monkeypatch.setattr(
+        data, "FASHION_SHA256", {f: hashlib.sha256(b).hexdigest() for f, b in raw.items()}
+    )
     monkeypatch.setenv("DLCORE_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("DLCORE_FASHION_MNIST", raising=False)
     monkeypatch.setattr(data, "FASHION_SYSTEM_DIRS", (str(tmp_path / "system"),))
@@ -112,7 +113,8 @@ def test_download_is_checked_and_cached_once(fake, monkeypatch):
 
 
 def test_a_corrupt_download_fails_its_checksum(fake, monkeypatch):
-    monkeypatch.setattr(data, "_urlopen",
-                        lambda url, timeout=30.0: FakeResponse(gzip.compress(b"not fashion")))
+    monkeypatch.setattr(
+        data, "_urlopen", lambda url, timeout=30.0: FakeResponse(gzip.compress(b"not fashion"))
+    )
     with pytest.raises(ValueError, match="failed its checksum"):
         dl.load("fashion_mnist")

@@ -22,7 +22,11 @@ def test_device_override_and_errors(monkeypatch):
     with pytest.raises(ValueError, match="unknown device 'tpu'.*DLCORE_DEVICE"):
         dl.get_device()
     monkeypatch.delenv("DLCORE_DEVICE")
-    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    expected = (
+        "cuda"
+        if torch.cuda.is_available()
+        else ("mps" if torch.backends.mps.is_available() else "cpu")
+    )
     assert dl.get_device().type == expected
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
@@ -82,8 +86,13 @@ def test_show_source_renders_the_library_code():
 
 def test_plot_helpers_return_figures_with_titles_and_labels():
     dl.use_book_style()
-    h = dl.History(train_loss=[1.0, 0.5], train_metric=[0.5, 0.7], test_loss=[1.1, 0.6],
-                   test_metric=[0.4, 0.6], seconds=[0.1, 0.1])
+    h = dl.History(
+        train_loss=[1.0, 0.5],
+        train_metric=[0.5, 0.7],
+        test_loss=[1.1, 0.6],
+        test_metric=[0.4, 0.6],
+        seconds=[0.1, 0.1],
+    )
     fig = dl.plot_history({"run": h}, title="curves")
     assert fig._suptitle.get_text() == "curves"
     assert fig.axes[0].get_xlabel() == "epoch"
@@ -117,6 +126,7 @@ def test_models_shapes_and_mlp_checks():
 
 # ----------------------------------------------------------------------------- dl.check
 
+
 def test_check_returns_the_value_and_accepts_bounds():
     import numpy as np
 
@@ -132,26 +142,40 @@ def test_check_fails_outside_its_range_naming_the_claim():
         dl.check("inf_check_e", -0.1, lo=0.0)
 
 
-@pytest.mark.parametrize("args, error, match", [
-    (("x", 1.0), ValueError, "needs a bound"),
-    (("x", float("nan"), 0, 1), ValueError, "value of 'x' is NaN"),
-    (("x", "0.5", 0, 1), TypeError, "value of 'x' must be a number"),
-    (("x", 0.5, 1, 0), ValueError, "lo=1.0 above hi=0.0"),
-    (("not a name", 0.5, 0, 1), ValueError, "identifier-like"),
-    (("x", torch.ones(2), 0, 1), ValueError, "tensor with 2 elements"),
-])
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        (("x", 1.0), ValueError, "needs a bound"),
+        (("x", float("nan"), 0, 1), ValueError, "value of 'x' is NaN"),
+        (("x", "0.5", 0, 1), TypeError, "value of 'x' must be a number"),
+        (("x", 0.5, 1, 0), ValueError, "lo=1.0 above hi=0.0"),
+        (("not a name", 0.5, 0, 1), ValueError, "identifier-like"),
+        (("x", torch.ones(2), 0, 1), ValueError, "tensor with 2 elements"),
+    ],
+)
 def test_check_bad_input(args, error, match):
     with pytest.raises(error, match=match):
         dl.check(*args)
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda: dl.seed_everything("1"), "seed_everything"),
-    (lambda: dl.make_generator(1.5), "make_generator"),
-    (lambda: dl.effective_seed(None), "effective_seed"),
-    (lambda: dl.fit(nn.Linear(2, 2), (torch.randn(4, 2), torch.zeros(4, dtype=torch.long)),
-                    seed="0", progress=False, device="cpu"), "fit"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: dl.seed_everything("1"), "seed_everything"),
+        (lambda: dl.make_generator(1.5), "make_generator"),
+        (lambda: dl.effective_seed(None), "effective_seed"),
+        (
+            lambda: dl.fit(
+                nn.Linear(2, 2),
+                (torch.randn(4, 2), torch.zeros(4, dtype=torch.long)),
+                seed="0",
+                progress=False,
+                device="cpu",
+            ),
+            "fit",
+        ),
+    ],
+)
 def test_seed_errors_name_the_function_called(call, name):
     with pytest.raises(TypeError, match=f"^{name}: seed must be an int"):
         call()

@@ -31,11 +31,14 @@ def test_keep_transforms_each_output_and_hooks_go_even_after_an_error():
     assert not model[1]._forward_hooks
 
 
-@pytest.mark.parametrize("modules, error, message", [
-    (nn.Linear(2, 2), TypeError, "modules must be a collection of modules .* not one module"),
-    ({"a": "relu"}, TypeError, r"modules\['a'\] must be a torch.nn.Module"),
-    ([], ValueError, "modules is empty"),
-])
+@pytest.mark.parametrize(
+    "modules, error, message",
+    [
+        (nn.Linear(2, 2), TypeError, "modules must be a collection of modules .* not one module"),
+        ({"a": "relu"}, TypeError, r"modules\['a'\] must be a torch.nn.Module"),
+        ([], ValueError, "modules is empty"),
+    ],
+)
 def test_bad_input(modules, error, message):
     with pytest.raises(error, match=f"capture_outputs: {message}"), capture_outputs(modules):
         pass
@@ -44,6 +47,10 @@ def test_bad_input(modules, error, message):
 def test_the_helpers_built_on_it_still_report_the_same_layers():
     model = dl.mlp([12, 8, 3])
     rows = layer_table(model, (2, 12))
-    assert [(r[1], r[2]) for r in rows] == [("Flatten", (2, 12)), ("Linear", (2, 8)),
-                                           ("ReLU", (2, 8)), ("Linear", (2, 3))]
+    assert [(r[1], r[2]) for r in rows] == [
+        ("Flatten", (2, 12)),
+        ("Linear", (2, 8)),
+        ("ReLU", (2, 8)),
+        ("Linear", (2, 3)),
+    ]
     assert rows[1][3] == 12 * 8 + 8

@@ -1,5 +1,5 @@
-"""Lint: ruff over the Python code and the chapters' code cells; mypy over dlcore; codespell
-over the prose."""
+"""Lint: ruff (check and format) over the Python code, ruff over the chapters' code cells;
+mypy over dlcore; codespell over the prose."""
 
 import shutil
 import subprocess
@@ -28,8 +28,19 @@ def tool(name: str) -> str:
     return path
 
 
+def test_the_python_code_is_formatted():
+    out = subprocess.run(
+        [tool("ruff"), "format", "--check", *PYTHON_PATHS], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, (
+        "run: .venv/bin/ruff format " + " ".join(PYTHON_PATHS) + "\n" + out.stdout
+    )
+
+
 def test_ruff_is_clean_on_the_python_code():
-    out = subprocess.run([tool("ruff"), "check", *PYTHON_PATHS], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [tool("ruff"), "check", *PYTHON_PATHS], cwd=ROOT, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -37,9 +48,20 @@ def test_ruff_is_clean_on_the_chapters_code_cells(tmp_path):
     for chapter in sorted((ROOT / "chapters").glob("*.md")):
         nb = jupytext.read(chapter)
         jupytext.write(nb, tmp_path / f"{chapter.stem}.py", fmt="py:percent")
-    out = subprocess.run([tool("ruff"), "check", "--config", str(ROOT / "pyproject.toml"),
-                          "--extend-ignore", NOTEBOOK_IGNORES, str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            tool("ruff"),
+            "check",
+            "--config",
+            str(ROOT / "pyproject.toml"),
+            "--extend-ignore",
+            NOTEBOOK_IGNORES,
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout.replace(str(tmp_path), "chapters") + out.stderr
 
 
@@ -51,6 +73,10 @@ def test_mypy_is_clean_on_dlcore():
 
 # dlcore/_corpus_text.py is a frozen copy of the Python documentation (code, grammar), not our prose.
 def test_codespell_finds_no_misspellings():
-    out = subprocess.run([tool("codespell"), "--skip", "*.png,*.pyc,_corpus_text.py", *PROSE], cwd=ROOT,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [tool("codespell"), "--skip", "*.png,*.pyc,_corpus_text.py", *PROSE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr

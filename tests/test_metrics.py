@@ -51,19 +51,26 @@ def test_token_and_sequence_accuracy_count_positions_and_whole_sequences(data):
     whole = [bool(right[i].all()) for i in range(len(y))]
     assert sequence_accuracy(out, y) == pytest.approx(sum(whole) / len(whole))
     assert sequence_cross_entropy(out, y).item() == pytest.approx(
-        F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)).item(), rel=1e-6)
+        F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)).item(), rel=1e-6
+    )
 
 
-@pytest.mark.parametrize("fn", [accuracy, token_accuracy, sequence_accuracy, sequence_cross_entropy])
-@pytest.mark.parametrize("outputs, targets, error, message", [
-    (torch.zeros(6, 3, 4), torch.zeros(6, 1, dtype=torch.long), ValueError, "do not match"),
-    (torch.zeros(6, 3, 4), torch.zeros(6, 3), TypeError, "integer class labels"),
-    (torch.zeros(6, 3, 4), torch.zeros(6, 3, 4, dtype=torch.long), ValueError, "do not match"),
-    (torch.zeros(2, 0, 4), torch.zeros(2, 0, dtype=torch.long), ValueError, "empty"),
-    ([[0.0, 1.0]], torch.zeros(1, dtype=torch.long), TypeError, "must be tensors"),
-])
-def test_every_metric_refuses_broadcasting_float_labels_and_empty_batches(fn, outputs, targets,
-                                                                          error, message):
+@pytest.mark.parametrize(
+    "fn", [accuracy, token_accuracy, sequence_accuracy, sequence_cross_entropy]
+)
+@pytest.mark.parametrize(
+    "outputs, targets, error, message",
+    [
+        (torch.zeros(6, 3, 4), torch.zeros(6, 1, dtype=torch.long), ValueError, "do not match"),
+        (torch.zeros(6, 3, 4), torch.zeros(6, 3), TypeError, "integer class labels"),
+        (torch.zeros(6, 3, 4), torch.zeros(6, 3, 4, dtype=torch.long), ValueError, "do not match"),
+        (torch.zeros(2, 0, 4), torch.zeros(2, 0, dtype=torch.long), ValueError, "empty"),
+        ([[0.0, 1.0]], torch.zeros(1, dtype=torch.long), TypeError, "must be tensors"),
+    ],
+)
+def test_every_metric_refuses_broadcasting_float_labels_and_empty_batches(
+    fn, outputs, targets, error, message
+):
     with pytest.raises(error, match=f"{fn.__name__}: .*{message}"):
         fn(outputs, targets)
 
@@ -106,7 +113,8 @@ def test_multitask_loss_skips_unlabelled_rows_and_weighs_heads():
     second = F.cross_entropy(logits[[0, 2, 3, 5], 2:], y[[0, 2, 3, 5], 1])
     assert loss.item() == pytest.approx((first + 0.5 * second).item(), rel=1e-6)
     assert head_accuracy([2, 3], 1)(logits, y) == pytest.approx(
-        (logits[[0, 2, 3, 5], 2:].argmax(1) == y[[0, 2, 3, 5], 1]).float().mean().item())
+        (logits[[0, 2, 3, 5], 2:].argmax(1) == y[[0, 2, 3, 5], 1]).float().mean().item()
+    )
     assert math.isnan(head_accuracy([2, 3], 0)(logits[4:5], y[4:5]))
 
 
@@ -118,25 +126,53 @@ def test_an_unlabelled_batch_gives_a_zero_loss_that_fit_trains_through():
     x = torch.rand(8, 3)
     y = torch.full((8, 2), -1)
     y[:4, 0] = torch.tensor([0, 1, 0, 1])  # the second batch of 4 is unlabelled
-    dl.fit(model, (x, y), epochs=1, batch_size=4, loss_fn=multitask_loss([2, 3]), metric=None,
-           device="cpu", progress=False)
+    dl.fit(
+        model,
+        (x, y),
+        epochs=1,
+        batch_size=4,
+        loss_fn=multitask_loss([2, 3]),
+        metric=None,
+        device="cpu",
+        progress=False,
+    )
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: multitask_loss([2, 0]), ValueError, "head_sizes must be"),
-    (lambda: multitask_loss(3), ValueError, "head_sizes must be"),
-    (lambda: multitask_loss([2, 3], weights=[1.0, float("nan")]), ValueError,
-     r"each of weights \(got \[1.0, nan\]\) must be a finite number >= 0"),
-    (lambda: multitask_loss([2, 3], weights=[1.0, -1.0]), ValueError, "must be >= 0, got -1"),
-    (lambda: multitask_loss([2, 3])(torch.zeros(4, 5), torch.zeros(4, 2)), TypeError, "integer labels"),
-    (lambda: multitask_loss([2, 3])(torch.zeros(4, 5), torch.full((4, 2), 3)), ValueError,
-     r"labels of task 0 must be in \[0, 2\) or -1"),
-    (lambda: multitask_loss([2, 3])(torch.zeros(4, 5), torch.full((4, 2), -2)), ValueError, "or -1"),
-    (lambda: multitask_loss([2, 3])(torch.zeros(4, 6), torch.zeros(4, 2, dtype=torch.long)),
-     ValueError, r"logits must be \(N, 5\)"),
-    (lambda: head_accuracy([2, 3], head=2), ValueError, "head must be an int in"),
-    (lambda: head_accuracy([2, 3], head=True), ValueError, "head must be an int in"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: multitask_loss([2, 0]), ValueError, "head_sizes must be"),
+        (lambda: multitask_loss(3), ValueError, "head_sizes must be"),
+        (
+            lambda: multitask_loss([2, 3], weights=[1.0, float("nan")]),
+            ValueError,
+            r"each of weights \(got \[1.0, nan\]\) must be a finite number >= 0",
+        ),
+        (lambda: multitask_loss([2, 3], weights=[1.0, -1.0]), ValueError, "must be >= 0, got -1"),
+        (
+            lambda: multitask_loss([2, 3])(torch.zeros(4, 5), torch.zeros(4, 2)),
+            TypeError,
+            "integer labels",
+        ),
+        (
+            lambda: multitask_loss([2, 3])(torch.zeros(4, 5), torch.full((4, 2), 3)),
+            ValueError,
+            r"labels of task 0 must be in \[0, 2\) or -1",
+        ),
+        (
+            lambda: multitask_loss([2, 3])(torch.zeros(4, 5), torch.full((4, 2), -2)),
+            ValueError,
+            "or -1",
+        ),
+        (
+            lambda: multitask_loss([2, 3])(torch.zeros(4, 6), torch.zeros(4, 2, dtype=torch.long)),
+            ValueError,
+            r"logits must be \(N, 5\)",
+        ),
+        (lambda: head_accuracy([2, 3], head=2), ValueError, "head must be an int in"),
+        (lambda: head_accuracy([2, 3], head=True), ValueError, "head must be an int in"),
+    ],
+)
 def test_multitask_helpers_refuse_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()

@@ -30,8 +30,14 @@ def test_inception_block_3a():
     block = InceptionBlock()  # GoogLeNet's 3a: 192 -> 64 + 128 + 32 + 32 = 256 channels
     out = block(torch.zeros(2, 192, 28, 28))
     assert out.shape == (2, 256, 28, 28) and block.out_channels == 256
-    expected = (192 * 64 + 64) + (192 * 96 + 96) + (96 * 128 * 9 + 128) \
-        + (192 * 16 + 16) + (16 * 32 * 25 + 32) + (192 * 32 + 32)
+    expected = (
+        (192 * 64 + 64)
+        + (192 * 96 + 96)
+        + (96 * 128 * 9 + 128)
+        + (192 * 16 + 16)
+        + (16 * 32 * 25 + 32)
+        + (192 * 32 + 32)
+    )
     assert dl.count_parameters(block) == expected == 163_696
 
 

@@ -25,17 +25,22 @@ CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
 
 
 def context(glue=None):
-    labels = {"chapter-convolution": ("chapters/01_convolution", "", "Convolution"),
-              "doc:chapters/01_convolution": ("chapters/01_convolution", "", "Convolution")}
-    return bn.Context(glue=glue or {}, book_url="https://book.example/", labels=labels,
-                      docname="chapters/02_x")
+    labels = {
+        "chapter-convolution": ("chapters/01_convolution", "", "Convolution"),
+        "doc:chapters/01_convolution": ("chapters/01_convolution", "", "Convolution"),
+    }
+    return bn.Context(
+        glue=glue or {}, book_url="https://book.example/", labels=labels, docname="chapters/02_x"
+    )
 
 
 def test_roles_become_plain_markdown():
     ctx = context({"acc": 0.9234, "n": 12345})
-    text = ("Accuracy {glue:text}`acc:.1%` with {glue:text}`n:,` parameters; missing "
-            "{glue:text}`nope:.2f`; see {ref}`chapter-convolution` and {doc}`01_convolution`, "
-            "{ref}`the intro <chapter-convolution>` and {math}`x^2`.")
+    text = (
+        "Accuracy {glue:text}`acc:.1%` with {glue:text}`n:,` parameters; missing "
+        "{glue:text}`nope:.2f`; see {ref}`chapter-convolution` and {doc}`01_convolution`, "
+        "{ref}`the intro <chapter-convolution>` and {math}`x^2`."
+    )
     out = bn.convert_roles(text, ctx)
     assert "Accuracy 92.3% with 12,345 parameters" in out
     assert "(computed in the book)" in out
@@ -45,8 +50,10 @@ def test_roles_become_plain_markdown():
 
 
 def test_directives_become_plain_markdown():
-    text = ("(my-label)=\n# Title\n\n```{admonition} Learning goals\n:class: tip\n\n- one\n- two\n```\n\n"
-            "```{exercise} Stride\n:label: ex-stride\n\nWhat is it?\n```\n")
+    text = (
+        "(my-label)=\n# Title\n\n```{admonition} Learning goals\n:class: tip\n\n- one\n- two\n```\n\n"
+        "```{exercise} Stride\n:label: ex-stride\n\nWhat is it?\n```\n"
+    )
     out = bn.convert_directives(text, [0])
     assert "(my-label)=" not in out and ":class:" not in out and ":label:" not in out
     assert "> **Learning goals**" in out and "> - one" in out
@@ -56,8 +63,13 @@ def test_directives_become_plain_markdown():
 
 def solution_code(nb):
     flags = bn.solution_cells(nb)
-    return [c.source for c, inside in zip(nb.cells, flags) if inside and c.cell_type == "code"
-            and "student-stub" not in c.get("metadata", {}).get("tags", [])]
+    return [
+        c.source
+        for c, inside in zip(nb.cells, flags)
+        if inside
+        and c.cell_type == "code"
+        and "student-stub" not in c.get("metadata", {}).get("tags", [])
+    ]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
@@ -72,27 +84,44 @@ def test_editions_are_valid_and_the_student_one_has_no_solution_code(path):
         nbformat.validate(edition)
         assert all(not c.get("outputs") for c in edition.cells if c.cell_type == "code")
         markdown = "\n".join(c.source for c in edition.cells if c.cell_type == "markdown")
-        for leftover in ("{exercise}", "{solution-start}", "{solution-end}", "{glue", "{ref}",
-                         "{admonition}", ":label:"):
+        for leftover in (
+            "{exercise}",
+            "{solution-start}",
+            "{solution-end}",
+            "{glue",
+            "{ref}",
+            "{admonition}",
+            ":label:",
+        ):
             assert leftover not in markdown, leftover
     student_code = [c.source for c in student.cells if c.cell_type == "code"]
     assert not any(sol in student_code for sol in solutions)
-    full_code = [c.source.split("\n", 1)[-1] if c.source.startswith("# Figure: ") else c.source
-                 for c in full.cells if c.cell_type == "code"]
+    full_code = [
+        c.source.split("\n", 1)[-1] if c.source.startswith("# Figure: ") else c.source
+        for c in full.cells
+        if c.cell_type == "code"
+    ]
     assert all(sol in full_code for sol in solutions)
     # every solution leaves a place for the reader's answer: stubs, a code cell, or prose
-    places = sum(c.source.startswith(("**Your solution:**", "**Your answer:**"))
-                 for c in student.cells if c.cell_type == "markdown")
+    places = sum(
+        c.source.startswith(("**Your solution:**", "**Your answer:**"))
+        for c in student.cells
+        if c.cell_type == "markdown"
+    )
     assert places == nb_solutions(nb) >= 3
     stubs = [c for c in nb.cells if "student-stub" in c.get("metadata", {}).get("tags", [])]
     assert all(c.source in student_code and c.source not in full_code for c in stubs)
-    assert all("remove-cell" in c.metadata.get("tags", []) for c in stubs), \
+    assert all("remove-cell" in c.metadata.get("tags", []) for c in stubs), (
         "a student-stub cell must also be tagged remove-cell (the book shows the solution)"
+    )
 
 
 def nb_solutions(nb) -> int:
-    return sum(len([k for k, _ in bn._split_solution_segments(c.source) if k == "start"])
-               for c in nb.cells if c.cell_type == "markdown")
+    return sum(
+        len([k for k, _ in bn._split_solution_segments(c.source) if k == "start"])
+        for c in nb.cells
+        if c.cell_type == "markdown"
+    )
 
 
 def test_student_edition_stubs_answers_and_checks():
@@ -157,7 +186,10 @@ Because.
     ctx = context()
     ctx.docname = "chapters/02_x"
     ctx.exercises = bn.exercise_numbers("chapters/02_x", text)
-    assert ctx.exercises == {"t-ex-code": ("chapters/02_x", "2.1"), "t-ex-prose": ("chapters/02_x", "2.2")}
+    assert ctx.exercises == {
+        "t-ex-code": ("chapters/02_x", "2.1"),
+        "t-ex-prose": ("chapters/02_x", "2.2"),
+    }
     student = bn.make_edition(nb, "student", ctx, "dlcore")
     full = bn.make_edition(nb, "full", ctx, "dlcore")
     s_code = [c.source for c in student.cells if c.cell_type == "code"][1:]
@@ -186,7 +218,8 @@ def test_macros_markdown_glue_and_alt_text():
 INSTALL_RUNNER = (
     "import sys\n"
     "src = open(sys.argv[1]).read().replace('%matplotlib inline', '')\n"
-    "exec(compile(src, 'install-cell', 'exec'))\n")
+    "exec(compile(src, 'install-cell', 'exec'))\n"
+)
 
 
 def _run_install_cell(tmp_path, py, source: str, extra_path: str | None = None):
@@ -197,8 +230,14 @@ def _run_install_cell(tmp_path, py, source: str, extra_path: str | None = None):
     env.pop("DLCORE_SOURCE", None)
     if extra_path:
         env["PYTHONPATH"] = extra_path
-    return subprocess.run([py, "-c", INSTALL_RUNNER, str(cell)], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=300)
+    return subprocess.run(
+        [py, "-c", INSTALL_RUNNER, str(cell)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
 
 
 def test_install_cell_explains_a_failed_install(tmp_path):
@@ -215,8 +254,9 @@ def test_install_cell_names_a_foreign_dlcore(tmp_path):
     fake = tmp_path / "other" / "dlcore"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("__version__ = '9.9'\n")
-    result = _run_install_cell(tmp_path, py, "dlcore @ git+https://example.invalid/x@y",
-                               extra_path=str(tmp_path / "other"))
+    result = _run_install_cell(
+        tmp_path, py, "dlcore @ git+https://example.invalid/x@y", extra_path=str(tmp_path / "other")
+    )
     assert result.returncode == 0, result.stderr
     assert "is not the book's dlcore 0.1.0" in result.stdout
 
@@ -224,12 +264,24 @@ def test_install_cell_names_a_foreign_dlcore(tmp_path):
 def _names(source: str, ctx_type) -> set[str]:
     lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
     tree = ast.parse("\n".join(lines))
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx_type)} | (
-        {a.asname or a.name.split(".")[0] for n in ast.walk(tree)
-         if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
-        if ctx_type is ast.Store else set()) | (
-        {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-        if ctx_type is ast.Store else set())
+    return (
+        {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx_type)}
+        | (
+            {
+                a.asname or a.name.split(".")[0]
+                for n in ast.walk(tree)
+                if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in n.names
+            }
+            if ctx_type is ast.Store
+            else set()
+        )
+        | (
+            {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+            if ctx_type is ast.Store
+            else set()
+        )
+    )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
@@ -249,7 +301,9 @@ def test_later_cells_do_not_use_names_defined_only_in_solutions(path):
             used = _names(cell.source, ast.Load)
             own = _names(cell.source, ast.Store)  # names the cell defines itself
             leaked = (used & defined_in_solutions) - defined_outside - own
-            assert not leaked, f"{path.name}: a non-solution cell uses {sorted(leaked)}, defined in a solution"
+            assert not leaked, (
+                f"{path.name}: a non-solution cell uses {sorted(leaked)}, defined in a solution"
+            )
             defined_outside |= _names(cell.source, ast.Store)
 
 
@@ -258,11 +312,19 @@ def fresh_venv_without_dlcore(where: Path) -> Path:
     a .pth file, but not dlcore: the editable install's own .pth is not processed there."""
     venv.EnvBuilder(with_pip=False).create(where)
     py = where / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    site = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(site, "book_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    check = subprocess.run([py, "-c", "import torch, nbclient; import dlcore"], capture_output=True,
-                           text=True, cwd=where)
+    check = subprocess.run(
+        [py, "-c", "import torch, nbclient; import dlcore"],
+        capture_output=True,
+        text=True,
+        cwd=where,
+    )
     assert "No module named 'dlcore'" in check.stderr, check.stderr
     return py
 
@@ -279,11 +341,18 @@ def test_generated_notebooks_run_outside_the_repository(tmp_path):
     # The install cell points at a copy of this checkout instead of the git URL (a copy, so
     # that pip's build leaves nothing behind in the repository).
     source = tmp_path / "dlcore-src"
-    shutil.copytree(ROOT / "dlcore", source / "dlcore", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "dlcore", source / "dlcore", ignore=shutil.ignore_patterns("__pycache__")
+    )
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    env = dict(os.environ, DLCORE_SOURCE=str(source), DLCORE_CACHE=str(tmp_path / "cache"),
-               PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_BUILD_ISOLATION="1")
+    env = dict(
+        os.environ,
+        DLCORE_SOURCE=str(source),
+        DLCORE_CACHE=str(tmp_path / "cache"),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_BUILD_ISOLATION="1",
+    )
     env.pop("PYTHONPATH", None)
     script = (
         "import sys, nbformat\n"
@@ -300,8 +369,14 @@ def test_generated_notebooks_run_outside_the_repository(tmp_path):
         "    print('ran', name, 'cells:', len(nb.cells))\n"
     )
     # pip is the one from this environment (the fresh venv has none of its own).
-    result = subprocess.run([py, "-c", script, "full.ipynb", "student.ipynb"], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=1200)
+    result = subprocess.run(
+        [py, "-c", script, "full.ipynb", "student.ipynb"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "ran full.ipynb" in result.stdout and "ran student.ipynb" in result.stdout
     assert not (work / "dlcore").exists()
@@ -316,7 +391,9 @@ def check_errors(nb) -> tuple[list[str], list[str]]:
                 continue
             text = f"{out['ename']}: {out['evalue']}"
             if "check" in cell.metadata.get("tags", []) and out["ename"] in (
-                    "ExerciseNotDone", "ExerciseCheckFailed"):
+                "ExerciseNotDone",
+                "ExerciseCheckFailed",
+            ):
                 at_checks.append(text)
             else:
                 elsewhere.append(f"{text}\n--- in cell:\n{cell.source[:400]}")
@@ -331,12 +408,21 @@ def test_student_edition_fails_only_at_its_check_cells(path):
 
     nb = jupytext.read(path)
     student = bn.make_edition(nb, "student", context(), "dlcore")
-    NotebookClient(student, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        student,
+        timeout=600,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     at_checks, elsewhere = check_errors(student)
-    assert not elsewhere, f"{path.name}: the student edition fails outside its check cells:\n" + \
-        "\n\n".join(elsewhere)
-    n_checks = sum("check" in c.metadata.get("tags", []) for c in student.cells if c.cell_type == "code")
+    assert not elsewhere, (
+        f"{path.name}: the student edition fails outside its check cells:\n"
+        + "\n\n".join(elsewhere)
+    )
+    n_checks = sum(
+        "check" in c.metadata.get("tags", []) for c in student.cells if c.cell_type == "code"
+    )
     n_stubbed = sum(1 for c in nb.cells if "student-stub" in c.get("metadata", {}).get("tags", []))
     if n_stubbed:
         assert at_checks, f"{path.name}: stubs left unfilled, yet no check cell failed"
@@ -378,5 +464,7 @@ def test_built_notebooks_have_no_broken_text(edition):
             for pattern, what in BROKEN_TEXT:
                 m = pattern.search(cell.source)
                 if m:
-                    problems.append(f"{path.name} cell {i}: {what}: ...{cell.source[max(0, m.start() - 60): m.end() + 40]!r}")
+                    problems.append(
+                        f"{path.name} cell {i}: {what}: ...{cell.source[max(0, m.start() - 60) : m.end() + 40]!r}"
+                    )
     assert not problems, "\n".join(problems[:20])

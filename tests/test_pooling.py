@@ -42,21 +42,31 @@ def test_pooling_matches_torch_values_and_gradients(kind, seed):
 
 
 @settings(max_examples=60, deadline=None)
-@given(kind=st.sampled_from(["max", "avg"]), n=st.integers(1, 3), c=st.integers(1, 3),
-       kh=st.integers(1, 4), kw=st.integers(1, 4), data=st.data())
+@given(
+    kind=st.sampled_from(["max", "avg"]),
+    n=st.integers(1, 3),
+    c=st.integers(1, 3),
+    kh=st.integers(1, 4),
+    kw=st.integers(1, 4),
+    data=st.data(),
+)
 def test_pooling_matches_torch_on_any_shape(kind, n, c, kh, kw, data):
     """Shapes drawn field by field, so a failure shrinks to the smallest failing case."""
     ph, pw = data.draw(st.integers(0, kh // 2)), data.draw(st.integers(0, kw // 2))
     h = data.draw(st.integers(max(1, kh - 2 * ph), 10))
     w = data.draw(st.integers(max(1, kw - 2 * pw), 10))
-    stride = data.draw(st.one_of(st.none(), st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    stride = data.draw(
+        st.one_of(st.none(), st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    )
     gen = torch.Generator().manual_seed(data.draw(st.integers(0, 2**16)))
     x = torch.randn(n, c, h, w, generator=gen, dtype=torch.float64, requires_grad=True)
     ours_fn, ref_fn = POOLS[kind]
     ours, ref = ours_fn(x, (kh, kw), stride, (ph, pw)), ref_fn(x, (kh, kw), stride, (ph, pw))
     torch.testing.assert_close(ours, ref)
     g = torch.randn_like(ref)
-    torch.testing.assert_close(torch.autograd.grad(ours, x, g)[0], torch.autograd.grad(ref, x, g)[0])
+    torch.testing.assert_close(
+        torch.autograd.grad(ours, x, g)[0], torch.autograd.grad(ref, x, g)[0]
+    )
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])

@@ -29,44 +29,54 @@ def tiny_data(n=60, size=8, seed=0):
 
 def test_defaults_are_the_full_recipe_and_changes_names_the_differences():
     full = Recipe()
-    assert (full.model, full.activation, full.pooling, full.batchnorm) == ("cnn", "relu", "max", True)
+    assert (full.model, full.activation, full.pooling, full.batchnorm) == (
+        "cnn",
+        "relu",
+        "max",
+        True,
+    )
     assert full.dropout > 0 and full.weight_decay > 0 and full.augment
     assert full.changes() == "(none)"
     ablated = dataclasses.replace(full, dropout=0.0, model="mlp")
     assert ablated.changes() == "model='mlp', dropout=0.0"
-    assert full.learning_rate == 0.1 and Recipe(optimizer="adam").learning_rate == pytest.approx(3e-3)
+    assert full.learning_rate == 0.1 and Recipe(optimizer="adam").learning_rate == pytest.approx(
+        3e-3
+    )
     assert Recipe(lr=0.2).learning_rate == 0.2
     with pytest.raises(dataclasses.FrozenInstanceError):
         full.dropout = 0.5
 
 
-@pytest.mark.parametrize("field, value, error, words", [
-    ("model", "rnn", ValueError, "model must be one of"),
-    ("activation", "swish", ValueError, "activation must be one of"),
-    ("pooling", "min", ValueError, "pooling must be one of"),
-    ("optimizer", "lbfgs", ValueError, "optimizer must be one of"),
-    ("schedule", "step", ValueError, "schedule must be one of"),
-    ("dropout", 1.0, ValueError, "dropout must be in [0, 1)"),
-    ("dropout", -0.1, ValueError, "dropout"),
-    ("dropout", "0.5", TypeError, "dropout must be a number"),
-    ("weight_decay", -1e-4, ValueError, "weight_decay must be >= 0"),
-    ("label_smoothing", 1.0, ValueError, "label_smoothing"),
-    ("lr", 0.0, ValueError, "lr must be > 0"),
-    ("lr", -0.1, ValueError, "lr"),
-    ("lr", float("nan"), ValueError, "lr"),
-    ("channels", (16,), ValueError, "channels must be a pair"),
-    ("channels", [16, 32], ValueError, "channels must be a pair"),
-    ("channels", (16, 0), ValueError, "channels must be a pair"),
-    ("epochs", 0, ValueError, "epochs must be a positive int"),
-    ("batch_size", 2.5, ValueError, "batch_size must be a positive int"),
-    ("hidden", True, ValueError, "hidden must be a positive int"),
-    ("batchnorm", 1, TypeError, "batchnorm and augment must be True or False"),
-    ("rotation", 200.0, ValueError, "rotation"),
-    ("shift", -1.0, ValueError, "shift"),
-    ("data_fraction", 0.0, ValueError, "data_fraction must be in (0, 1]"),
-    ("data_fraction", 1.5, ValueError, "data_fraction must be in (0, 1]"),
-    ("data_fraction", "half", TypeError, "data_fraction must be a number"),
-])
+@pytest.mark.parametrize(
+    "field, value, error, words",
+    [
+        ("model", "rnn", ValueError, "model must be one of"),
+        ("activation", "swish", ValueError, "activation must be one of"),
+        ("pooling", "min", ValueError, "pooling must be one of"),
+        ("optimizer", "lbfgs", ValueError, "optimizer must be one of"),
+        ("schedule", "step", ValueError, "schedule must be one of"),
+        ("dropout", 1.0, ValueError, "dropout must be in [0, 1)"),
+        ("dropout", -0.1, ValueError, "dropout"),
+        ("dropout", "0.5", TypeError, "dropout must be a number"),
+        ("weight_decay", -1e-4, ValueError, "weight_decay must be >= 0"),
+        ("label_smoothing", 1.0, ValueError, "label_smoothing"),
+        ("lr", 0.0, ValueError, "lr must be > 0"),
+        ("lr", -0.1, ValueError, "lr"),
+        ("lr", float("nan"), ValueError, "lr"),
+        ("channels", (16,), ValueError, "channels must be a pair"),
+        ("channels", [16, 32], ValueError, "channels must be a pair"),
+        ("channels", (16, 0), ValueError, "channels must be a pair"),
+        ("epochs", 0, ValueError, "epochs must be a positive int"),
+        ("batch_size", 2.5, ValueError, "batch_size must be a positive int"),
+        ("hidden", True, ValueError, "hidden must be a positive int"),
+        ("batchnorm", 1, TypeError, "batchnorm and augment must be True or False"),
+        ("rotation", 200.0, ValueError, "rotation"),
+        ("shift", -1.0, ValueError, "shift"),
+        ("data_fraction", 0.0, ValueError, "data_fraction must be in (0, 1]"),
+        ("data_fraction", 1.5, ValueError, "data_fraction must be in (0, 1]"),
+        ("data_fraction", "half", TypeError, "data_fraction must be a number"),
+    ],
+)
 def test_bad_recipes_are_rejected_with_a_message_naming_the_field(field, value, error, words):
     with pytest.raises(error, match=None) as info:
         Recipe(**{field: value})
@@ -103,17 +113,21 @@ def test_switches_add_and_remove_the_layers_they_name():
     mlp = build_model(Recipe(model="mlp", mlp_width=20), (1, 8, 8))
     assert not any(isinstance(m, nn.Conv2d) for m in mlp)
     assert sum(p.numel() for p in mlp.parameters()) == (
-        64 * 20 + 20 + 2 * 20 + 20 * 20 + 20 + 2 * 20 + 20 * 10 + 10)  # linear + batch norm
+        64 * 20 + 20 + 2 * 20 + 20 * 20 + 20 + 2 * 20 + 20 * 10 + 10
+    )  # linear + batch norm
     assert mlp.eval()(torch.rand(3, 1, 8, 8)).shape == (3, 10)
 
 
-@pytest.mark.parametrize("kwargs, error, words", [
-    ({"recipe": "full"}, TypeError, "recipe must be a dlcore.recipe.Recipe"),
-    ({"image_shape": (8, 8)}, ValueError, "image_shape must be (C, H, W)"),
-    ({"image_shape": (1, 0, 8)}, ValueError, "image_shape"),
-    ({"image_shape": (1, 3, 8)}, ValueError, "needs H, W >= 4"),
-    ({"n_classes": 1}, ValueError, "n_classes must be an int >= 2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        ({"recipe": "full"}, TypeError, "recipe must be a dlcore.recipe.Recipe"),
+        ({"image_shape": (8, 8)}, ValueError, "image_shape must be (C, H, W)"),
+        ({"image_shape": (1, 0, 8)}, ValueError, "image_shape"),
+        ({"image_shape": (1, 3, 8)}, ValueError, "needs H, W >= 4"),
+        ({"n_classes": 1}, ValueError, "n_classes must be an int >= 2"),
+    ],
+)
 def test_build_model_rejects_bad_arguments(kwargs, error, words):
     args = {"recipe": Recipe(), "image_shape": (1, 8, 8), "n_classes": 10, **kwargs}
     with pytest.raises(error) as info:
@@ -178,7 +192,7 @@ def test_place_on_canvas_equals_a_loop_and_keeps_every_pixel(shape, size):
     left = torch.randint(0, size - w + 1, (n,), generator=gen)
     expected = torch.zeros(n, c, size, size)
     for i in range(n):
-        expected[i, :, top[i]:top[i] + h, left[i]:left[i] + w] = x[i]
+        expected[i, :, top[i] : top[i] + h, left[i] : left[i] + w] = x[i]
     assert torch.equal(out, expected)
     torch.testing.assert_close(out.sum((1, 2, 3)), x.sum((1, 2, 3)))
     assert torch.equal(place_on_canvas(x, size, seed=3), out)  # deterministic per seed
@@ -218,10 +232,17 @@ def test_train_recipe_learns_an_easy_problem_with_every_optimizer_and_smoothing(
     x, y = tiny_data(90)
     x = x * 0.1
     for label in range(3):  # class = which third of the image is bright
-        x[y == label, :, :, 3 * label:3 * label + 2] += 1.0
+        x[y == label, :, :, 3 * label : 3 * label + 2] += 1.0
     for opt in ("adam", "momentum"):
-        recipe = Recipe(epochs=15, batch_size=15, optimizer=opt, label_smoothing=0.1,
-                        channels=(4, 8), hidden=16, augment=False)
+        recipe = Recipe(
+            epochs=15,
+            batch_size=15,
+            optimizer=opt,
+            label_smoothing=0.1,
+            channels=(4, 8),
+            hidden=16,
+            augment=False,
+        )
         assert train_recipe(recipe, (x, y), (x, y), device="cpu").accuracy > 0.9, opt
 
 
@@ -274,14 +295,17 @@ def test_run_ablation_pairs_runs_by_seed_and_tabulates_them():
         ab.seconds("nope")
 
 
-@pytest.mark.parametrize("recipes, seeds, error, words", [
-    ({}, [0], TypeError, "recipes must be a non-empty dict"),
-    ([Recipe()], [0], TypeError, "recipes must be a non-empty dict"),
-    ({"a": "full"}, [0], TypeError, "recipe must be a dlcore.recipe.Recipe"),
-    ({1: Recipe()}, [0], TypeError, "recipe names must be strings"),
-    ({"a": Recipe()}, [], ValueError, "seeds must be a non-empty sequence of ints"),
-    ({"a": Recipe()}, [0.5], ValueError, "seeds must be a non-empty sequence of ints"),
-])
+@pytest.mark.parametrize(
+    "recipes, seeds, error, words",
+    [
+        ({}, [0], TypeError, "recipes must be a non-empty dict"),
+        ([Recipe()], [0], TypeError, "recipes must be a non-empty dict"),
+        ({"a": "full"}, [0], TypeError, "recipe must be a dlcore.recipe.Recipe"),
+        ({1: Recipe()}, [0], TypeError, "recipe names must be strings"),
+        ({"a": Recipe()}, [], ValueError, "seeds must be a non-empty sequence of ints"),
+        ({"a": Recipe()}, [0.5], ValueError, "seeds must be a non-empty sequence of ints"),
+    ],
+)
 def test_run_ablation_rejects_bad_arguments(recipes, seeds, error, words):
     x, y = tiny_data()
     with pytest.raises(error) as info:
@@ -309,8 +333,10 @@ def test_the_chapters_mnist_sized_ablation_runs_one_epoch_on_random_images():
         "stride-2 convs, no pooling": {"pooling": "stride"},
         "MLP, no convolution": {"model": "mlp"},
     }
-    recipes = {name: dataclasses.replace(full, epochs=1, batch_size=16, shift=2.0, **kw)
-               for name, kw in variants.items()}
+    recipes = {
+        name: dataclasses.replace(full, epochs=1, batch_size=16, shift=2.0, **kw)
+        for name, kw in variants.items()
+    }
     ab = run_ablation(recipes, (x, y), (x[:20], y[:20]), seeds=[0], device="cpu")
     assert ab.runs["half the data"][0].n_train == 20 and ab.runs["full recipe"][0].n_train == 40
     for name in recipes:
@@ -327,7 +353,9 @@ def test_the_chapters_mnist_sized_ablation_runs_one_epoch_on_random_images():
 
 
 def test_plain_sgd_defaults_to_the_effective_step_of_momentum():
-    assert Recipe(optimizer="sgd").learning_rate == pytest.approx(Recipe().learning_rate / (1 - 0.9))
+    assert Recipe(optimizer="sgd").learning_rate == pytest.approx(
+        Recipe().learning_rate / (1 - 0.9)
+    )
 
 
 def test_run_ablation_tunes_the_step_size_on_validation_and_tests_the_chosen_run_once():
@@ -336,19 +364,38 @@ def test_run_ablation_tunes_the_step_size_on_validation_and_tests_the_chosen_run
     xt, yt = tiny_data(30, seed=2)
     base = Recipe(epochs=2, batch_size=10, channels=(4, 4), hidden=8)
     factors = (0.1, 1.0, 10.0)
-    ab = run_ablation({"full": base}, (x, y), (xt, yt), seeds=[0, 1], n_per_class=4, device="cpu",
-                      val=(xv, yv), lr_factors=factors)
+    ab = run_ablation(
+        {"full": base},
+        (x, y),
+        (xt, yt),
+        seeds=[0, 1],
+        n_per_class=4,
+        device="cpu",
+        val=(xv, yv),
+        lr_factors=factors,
+    )
     for seed, run in zip([0, 1], ab.runs["full"]):
-        tried = {base.learning_rate * f: train_recipe(
-            dataclasses.replace(base, lr=base.learning_rate * f), (x, y), (xv, yv), seed, 4, "cpu")
-            for f in factors}
+        tried = {
+            base.learning_rate * f: train_recipe(
+                dataclasses.replace(base, lr=base.learning_rate * f),
+                (x, y),
+                (xv, yv),
+                seed,
+                4,
+                "cpu",
+            )
+            for f in factors
+        }
         assert set(run.val_by_lr) == set(tried)
         assert run.val_by_lr == pytest.approx({lr: r.accuracy for lr, r in tried.items()})
         best_lr = max(tried, key=lambda lr: tried[lr].accuracy)  # the first of equals
         assert run.lr == best_lr and run.val_accuracy == tried[best_lr].accuracy
         from dlcore.training import evaluate
+
         assert run.accuracy == evaluate(tried[best_lr].model, (xt, yt))[1]  # test: the chosen run
-        assert run.seconds > 0  # all its step sizes; not compared with these re-runs (timing varies)
+        assert (
+            run.seconds > 0
+        )  # all its step sizes; not compared with these re-runs (timing varies)
     assert ab.step_sizes("full").tolist() == [r.lr for r in ab.runs["full"]]
     row = ab.rows()[0]
     assert len(row) == len(Ablation.HEADERS) and row[-1].count("/") == 1
@@ -356,13 +403,22 @@ def test_run_ablation_tunes_the_step_size_on_validation_and_tests_the_chosen_run
         ab.step_sizes("nope")
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"lr_factors": (1.0,)}, "give val and lr_factors together"),
-    ({"val": "tiny"}, "give val and lr_factors together"),
-    ({"lr_factors": (), "val": None}, "give val and lr_factors together"),
-    ({"lr_factors": (), "val": "data"}, "lr_factors must be a non-empty sequence of positive numbers"),
-    ({"lr_factors": (1.0, -2.0), "val": "data"}, "each of lr_factors (got [1.0, -2.0]) must be > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"lr_factors": (1.0,)}, "give val and lr_factors together"),
+        ({"val": "tiny"}, "give val and lr_factors together"),
+        ({"lr_factors": (), "val": None}, "give val and lr_factors together"),
+        (
+            {"lr_factors": (), "val": "data"},
+            "lr_factors must be a non-empty sequence of positive numbers",
+        ),
+        (
+            {"lr_factors": (1.0, -2.0), "val": "data"},
+            "each of lr_factors (got [1.0, -2.0]) must be > 0",
+        ),
+    ],
+)
 def test_run_ablation_rejects_half_a_tuning_request(kwargs, words):
     x, y = tiny_data()
     if kwargs.get("val") in ("data", "tiny"):

@@ -21,7 +21,9 @@ from dlcore.representations import (
 )
 
 
-def _blobs(n_per_class: int = 40, n_classes: int = 3, dim: int = 5, spread: float = 0.3, seed: int = 0):
+def _blobs(
+    n_per_class: int = 40, n_classes: int = 3, dim: int = 5, spread: float = 0.3, seed: int = 0
+):
     gen = torch.Generator().manual_seed(seed)
     centres = 3 * torch.randn(n_classes, dim, generator=gen)
     y = torch.arange(n_classes).repeat_interleave(n_per_class)
@@ -34,7 +36,10 @@ def _blobs(n_per_class: int = 40, n_classes: int = 3, dim: int = 5, spread: floa
 
 def test_probe_separable_problem_is_perfect():
     train, test = _blobs(seed=0), _blobs(seed=0)
-    test = (test[0] + 0.05 * torch.randn(test[0].shape, generator=torch.Generator().manual_seed(1)), test[1])
+    test = (
+        test[0] + 0.05 * torch.randn(test[0].shape, generator=torch.Generator().manual_seed(1)),
+        test[1],
+    )
     result = linear_probe(train, test)
     assert isinstance(result, ProbeResult)
     assert result.train_accuracy == 1.0 and result.test_accuracy == 1.0
@@ -85,7 +90,9 @@ def test_probe_bad_input():
 
 def test_layer_features_default_reads_every_activation():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 7), nn.ReLU(), nn.Linear(7, 5), nn.Tanh(), nn.Linear(5, 2))
+    model = nn.Sequential(
+        nn.Flatten(), nn.Linear(12, 7), nn.ReLU(), nn.Linear(7, 5), nn.Tanh(), nn.Linear(5, 2)
+    )
     x = torch.randn(9, 3, 4)
     feats = layer_features(model, x, batch_size=4)  # several batches
     assert list(feats) == ["input", "2", "4"]
@@ -163,7 +170,9 @@ def test_multihead_loss_and_metric():
     # a task with no labels at all contributes nothing
     unlabelled = targets.clone()
     unlabelled[:, 1] = -1
-    torch.testing.assert_close(multitask_loss([3, 2])(logits, unlabelled), F.cross_entropy(logits[:, :3], targets[:, 0]))
+    torch.testing.assert_close(
+        multitask_loss([3, 2])(logits, unlabelled), F.cross_entropy(logits[:, :3], targets[:, 0])
+    )
     acc1 = head_accuracy([3, 2], head=1)(logits, targets)
     pred = logits[mask, 3:].argmax(1)
     assert acc1 == pytest.approx((pred == targets[mask, 1]).float().mean().item())
@@ -192,9 +201,17 @@ def test_multihead_trains_with_fit():
     targets = torch.stack([y, y % 2], dim=1)
     torch.manual_seed(0)
     net = MultiHead(nn.Sequential(nn.Linear(5, 16), nn.ReLU()), 16, [4, 2])
-    fit(net, (x, targets), epochs=30, batch_size=32, loss_fn=multitask_loss([4, 2]),
-        metric=head_accuracy([4, 2]), progress=False, device="cpu",
-        optimizer=torch.optim.Adam(net.parameters(), lr=1e-2))
+    fit(
+        net,
+        (x, targets),
+        epochs=30,
+        batch_size=32,
+        loss_fn=multitask_loss([4, 2]),
+        metric=head_accuracy([4, 2]),
+        progress=False,
+        device="cpu",
+        optimizer=torch.optim.Adam(net.parameters(), lr=1e-2),
+    )
     logits = predict(net, x)
     assert head_accuracy([4, 2], 0)(logits, targets) > 0.95
     assert head_accuracy([4, 2], 1)(logits, targets) > 0.95

@@ -112,15 +112,32 @@ def test_cells_accept_no_state_and_unbatched_input(kind: str) -> None:
 @pytest.mark.parametrize("seed", range(3))
 def test_cells_pass_gradcheck(seed: int) -> None:
     gen = torch.Generator().manual_seed(seed)
-    n, i, h = (int(v) for v in torch.randint(1, 4, (3,), generator=gen))  # small: gradcheck is O(size^2)
-    args = [randn(gen, n, i, grad=True), randn(gen, n, h, grad=True),
-            randn(gen, h, i, grad=True), randn(gen, h, h, grad=True),
-            randn(gen, h, grad=True), randn(gen, h, grad=True)]
+    n, i, h = (
+        int(v) for v in torch.randint(1, 4, (3,), generator=gen)
+    )  # small: gradcheck is O(size^2)
+    args = [
+        randn(gen, n, i, grad=True),
+        randn(gen, n, h, grad=True),
+        randn(gen, h, i, grad=True),
+        randn(gen, h, h, grad=True),
+        randn(gen, h, grad=True),
+        randn(gen, h, grad=True),
+    ]
     assert torch.autograd.gradcheck(rnn_cell, args)
-    x, h0, c0 = randn(gen, n, i, grad=True), randn(gen, n, h, grad=True), randn(gen, n, h, grad=True)
-    w = [randn(gen, 4 * h, i, grad=True), randn(gen, 4 * h, h, grad=True),
-         randn(gen, 4 * h, grad=True), randn(gen, 4 * h, grad=True)]
-    assert torch.autograd.gradcheck(lambda x, h0, c0, *w: lstm_cell(x, (h0, c0), *w), [x, h0, c0, *w])
+    x, h0, c0 = (
+        randn(gen, n, i, grad=True),
+        randn(gen, n, h, grad=True),
+        randn(gen, n, h, grad=True),
+    )
+    w = [
+        randn(gen, 4 * h, i, grad=True),
+        randn(gen, 4 * h, h, grad=True),
+        randn(gen, 4 * h, grad=True),
+        randn(gen, 4 * h, grad=True),
+    ]
+    assert torch.autograd.gradcheck(
+        lambda x, h0, c0, *w: lstm_cell(x, (h0, c0), *w), [x, h0, c0, *w]
+    )
 
 
 def test_lstm_gates_are_the_cell_internals() -> None:
@@ -152,8 +169,10 @@ def test_lstm_layer_equals_nn_lstm(seed: int, batch_first: bool) -> None:
     assert torch.allclose(out1, out2) and torch.allclose(h1, h2[0]) and torch.allclose(c1, c2[0])
     w = randn(gen, *out1.shape)
     inputs = [x, h0, c0, *ref.parameters()]
-    for a, b in zip(torch.autograd.grad((out1 * w).sum() + c1.sum(), inputs),
-                    torch.autograd.grad((out2 * w).sum() + c2.sum(), inputs)):
+    for a, b in zip(
+        torch.autograd.grad((out1 * w).sum() + c1.sum(), inputs),
+        torch.autograd.grad((out2 * w).sum() + c2.sum(), inputs),
+    ):
         torch.testing.assert_close(a, b)
 
 
@@ -171,7 +190,9 @@ def test_rnn_layer_equals_nn_rnn(seed: int, batch_first: bool) -> None:
     out2, h2 = ref(x, h0.unsqueeze(0))
     assert torch.allclose(out1, out2) and torch.allclose(h1, h2[0])
     inputs = [x, h0, *ref.parameters()]
-    for a, b in zip(torch.autograd.grad(out1.sum(), inputs), torch.autograd.grad(out2.sum(), inputs)):
+    for a, b in zip(
+        torch.autograd.grad(out1.sum(), inputs), torch.autograd.grad(out2.sum(), inputs)
+    ):
         torch.testing.assert_close(a, b)
 
 
@@ -179,8 +200,10 @@ def test_rnn_layer_equals_nn_rnn(seed: int, batch_first: bool) -> None:
 def test_modules_are_drop_in_for_torch_layers(batch_first: bool) -> None:
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    pairs = [(nn.LSTM(3, 5, batch_first=batch_first), LSTM(3, 5, batch_first=batch_first)),
-             (nn.RNN(3, 5, batch_first=batch_first), RNN(3, 5, batch_first=batch_first))]
+    pairs = [
+        (nn.LSTM(3, 5, batch_first=batch_first), LSTM(3, 5, batch_first=batch_first)),
+        (nn.RNN(3, 5, batch_first=batch_first), RNN(3, 5, batch_first=batch_first)),
+    ]
     x = torch.randn(2, 6, 3, generator=gen, dtype=DT)
     for ref, ours in pairs:
         ref.double()
@@ -202,7 +225,7 @@ def test_modules_are_drop_in_for_torch_layers(batch_first: bool) -> None:
 def test_module_initialisation_matches_torch_scale() -> None:
     torch.manual_seed(0)
     m = LSTM(4, 16)
-    bound = 16 ** -0.5
+    bound = 16**-0.5
     for p in m.parameters():
         assert p.abs().max() <= bound and p.abs().max() > 0.5 * bound
 
@@ -249,7 +272,9 @@ def test_char_lm_and_sampler() -> None:
     a = sample(lm, prompt, 30, 1.0, torch.Generator().manual_seed(7))
     b = sample(lm, prompt, 30, 1.0, torch.Generator().manual_seed(7))
     c = sample(lm, prompt, 30, 1.0, torch.Generator().manual_seed(8))
-    assert a.shape == (30,) and a.dtype == torch.long and torch.equal(a, b) and not torch.equal(a, c)
+    assert (
+        a.shape == (30,) and a.dtype == torch.long and torch.equal(a, b) and not torch.equal(a, c)
+    )
     assert ((a >= 0) & (a < 12)).all()
     assert lm.training  # the sampler restores the mode
 
@@ -280,7 +305,9 @@ def test_sample_text_round_trip() -> None:
             return "".join(self.chars[int(i)] for i in codes)
 
     torch.manual_seed(0)
-    text = sample_text(CharLM(4, 2, 3), TinyCorpus(), "ab", 10, 1.0, torch.Generator().manual_seed(0))
+    text = sample_text(
+        CharLM(4, 2, 3), TinyCorpus(), "ab", 10, 1.0, torch.Generator().manual_seed(0)
+    )
     assert text.startswith("ab") and len(text) == 12 and set(text) <= set("ab c")
 
 
@@ -373,14 +400,15 @@ def test_bad_module_and_sampler_arguments_raise() -> None:
 # ----------------------------------------------------------------------------- language models
 
 
-
-def naive_ngram_prob(train: list[int], context: list[int], c: int, order: int, V: int,
-                     alpha: float | None) -> float:
+def naive_ngram_prob(
+    train: list[int], context: list[int], c: int, order: int, V: int, alpha: float | None
+) -> float:
     """The same n-gram probabilities from Python dictionaries, one query at a time."""
+
     def counts(k):  # C(k-gram), C(context of k-1 followed by something), followers
         grams, ctx, follow = {}, {}, {}
         for i in range(k - 1, len(train)):
-            g = tuple(train[i - k + 1:i + 1])
+            g = tuple(train[i - k + 1 : i + 1])
             grams[g] = grams.get(g, 0) + 1
             ctx[g[:-1]] = ctx.get(g[:-1], 0) + 1
             follow.setdefault(g[:-1], set()).add(g[-1])
@@ -388,14 +416,14 @@ def naive_ngram_prob(train: list[int], context: list[int], c: int, order: int, V
 
     if alpha is not None:
         grams, ctx, _ = counts(order)
-        h = tuple(context[-(order - 1):]) if order > 1 else ()
+        h = tuple(context[-(order - 1) :]) if order > 1 else ()
         return (grams.get(h + (c,), 0) + alpha) / (ctx.get(h, 0) + alpha * V)
     p = 1.0 / V
     for k in range(1, order + 1):
         if k - 1 > len(context):
             break
         grams, ctx, follow = counts(k)
-        h = tuple(context[len(context) - (k - 1):]) if k > 1 else ()
+        h = tuple(context[len(context) - (k - 1) :]) if k > 1 else ()
         if ctx.get(h, 0) > 0:
             t = len(follow[h])
             p = (grams.get(h + (c,), 0) + t * p) / (ctx[h] + t)
@@ -411,15 +439,20 @@ def test_ngram_equals_dictionary_counts_and_normalises(order: int, alpha: float 
     test = torch.randint(0, V, (12,), generator=gen)
     ours = ngram_log2_probs(train, test, order, V, alpha=alpha)
     for i in range(len(test)):
-        context = test[max(0, i - order + 1):i].tolist()
+        context = test[max(0, i - order + 1) : i].tolist()
         if alpha is not None and len(context) < order - 1:
             continue  # add-alpha scores the first positions with an all-zero count
         expected = naive_ngram_prob(train.tolist(), context, int(test[i]), order, V, alpha)
         assert ours[i].item() == pytest.approx(math.log2(expected), rel=1e-12)
     # for a fixed context, the probabilities of all V next codes sum to one
-    context = test[:order - 1]
-    probs = [2 ** ngram_log2_probs(train, torch.cat([context, torch.tensor([c])]), order, V,
-                                  alpha=alpha)[-1].item() for c in range(V)]
+    context = test[: order - 1]
+    probs = [
+        2
+        ** ngram_log2_probs(train, torch.cat([context, torch.tensor([c])]), order, V, alpha=alpha)[
+            -1
+        ].item()
+        for c in range(V)
+    ]
     assert sum(probs) == pytest.approx(1.0, abs=1e-12)
 
 
@@ -441,12 +474,14 @@ def test_ngram_handles_unseen_codes_and_checks_arguments() -> None:
 def test_batchify_and_stream_bits_equal_one_unrolled_pass() -> None:
     torch.manual_seed(0)
     codes = torch.randint(0, 7, (103,))
-    streams = batchify(codes, 4)                                  # (4, 25)
+    streams = batchify(codes, 4)  # (4, 25)
     assert streams.shape == (4, 25) and torch.equal(streams[1], codes[25:50])
     lm = CharLM(7, embed_size=5, hidden_size=6)
     with torch.no_grad():
         logits = lm(streams[:, :-1])
-        whole = F.cross_entropy(logits.reshape(-1, 7), streams[:, 1:].reshape(-1)).item() / math.log(2)
+        whole = F.cross_entropy(
+            logits.reshape(-1, 7), streams[:, 1:].reshape(-1)
+        ).item() / math.log(2)
     for chunk in (1, 5, 24, 100):  # carried state: the same predictions, whatever the chunk
         assert stream_bits(lm, streams, chunk) == pytest.approx(whole, rel=1e-5)
     opt = torch.optim.SGD(lm.parameters(), lr=0.1)
@@ -483,8 +518,10 @@ def test_corpus_is_split_by_document_without_shared_paragraphs() -> None:
         from pydoc_data.topics import topics
 
         from dlcore._corpus_text import SHA256
+
         payload = json.dumps(dict(sorted(topics.items())), ensure_ascii=True, sort_keys=True)
         import hashlib
+
         assert hashlib.sha256(payload.encode("ascii")).hexdigest() == SHA256
 
 
@@ -492,10 +529,10 @@ def test_next_char_windows_values() -> None:
     from dlcore.sequence_models import next_char_windows
 
     codes = torch.arange(11)
-    x, y = next_char_windows(codes, 3)                     # (11 - 1) // 3 = 3 windows
+    x, y = next_char_windows(codes, 3)  # (11 - 1) // 3 = 3 windows
     assert x.tolist() == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
     assert y.tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
-    x, y = next_char_windows(codes, 10)                    # the largest window: one row
+    x, y = next_char_windows(codes, 10)  # the largest window: one row
     assert x.tolist() == [list(range(10))] and y.tolist() == [list(range(1, 11))]
     gen = torch.Generator().manual_seed(0)
     for length, window in ((50, 1), (97, 8), (64, 7)):
@@ -504,7 +541,7 @@ def test_next_char_windows_values() -> None:
         n = (length - 1) // window
         assert x.shape == y.shape == (n, window) and x.dtype == torch.long
         assert torch.equal(x.flatten(), codes[: n * window])
-        assert torch.equal(y.flatten(), codes[1: n * window + 1])
+        assert torch.equal(y.flatten(), codes[1 : n * window + 1])
     x, _ = next_char_windows(torch.arange(5, dtype=torch.int32), 2)
     assert x.dtype == torch.int32
 

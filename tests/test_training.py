@@ -20,8 +20,16 @@ def test_fit_learns_a_separable_problem_and_history_is_consistent():
     torch.manual_seed(0)
     x, y = blobs()
     model = nn.Linear(2, 2)
-    h = dl.fit(model, (x, y), test=blobs(100, seed=1), epochs=5, batch_size=16,
-               optimizer=torch.optim.SGD(model.parameters(), lr=0.5), progress=False, device="cpu")
+    h = dl.fit(
+        model,
+        (x, y),
+        test=blobs(100, seed=1),
+        epochs=5,
+        batch_size=16,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.5),
+        progress=False,
+        device="cpu",
+    )
     assert h.epochs == 5
     assert len(h.train_metric) == len(h.test_loss) == len(h.seconds) == 5
     assert h.test_metric[-1] > 0.95
@@ -35,8 +43,9 @@ def test_fit_is_deterministic_for_a_seed():
     def run(seed):
         torch.manual_seed(0)
         model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
-        return dl.fit(model, blobs(), epochs=2, batch_size=10, seed=seed, progress=False,
-                      device="cpu").train_loss
+        return dl.fit(
+            model, blobs(), epochs=2, batch_size=10, seed=seed, progress=False, device="cpu"
+        ).train_loss
 
     assert run(1) == run(1)
     assert run(1) != run(2)
@@ -46,8 +55,16 @@ def test_fit_without_test_data_and_regression_metric():
     x = torch.randn(64, 3)
     y = x @ torch.tensor([1.0, -2.0, 0.5])
     model = nn.Linear(3, 1)
-    h = dl.fit(model, (x, y[:, None]), loss_fn=nn.functional.mse_loss, metric=None, epochs=30,
-               optimizer=torch.optim.SGD(model.parameters(), lr=0.1), progress=False, device="cpu")
+    h = dl.fit(
+        model,
+        (x, y[:, None]),
+        loss_fn=nn.functional.mse_loss,
+        metric=None,
+        epochs=30,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        progress=False,
+        device="cpu",
+    )
     assert math.isnan(h.test_loss[0]) and math.isnan(h.train_metric[0])
     assert h.train_loss[-1] < 1e-3
 
@@ -60,8 +77,16 @@ def test_augment_is_applied_to_training_batches_only():
         return xb
 
     x, y = blobs(40)
-    dl.fit(nn.Linear(2, 2), (x, y), test=(x, y), epochs=2, batch_size=16, augment=augment,
-           progress=False, device="cpu")
+    dl.fit(
+        nn.Linear(2, 2),
+        (x, y),
+        test=(x, y),
+        epochs=2,
+        batch_size=16,
+        augment=augment,
+        progress=False,
+        device="cpu",
+    )
     assert seen == [16, 16, 8] * 2
 
 
@@ -82,7 +107,11 @@ def test_fit_prints_one_line_per_epoch_outside_jupyter(capsys):
     "kwargs, error, message",
     [
         (dict(train=torch.randn(4, 2)), TypeError, "pair"),
-        (dict(train=(torch.randn(4, 2), torch.zeros(3, dtype=torch.long))), ValueError, "4 inputs but 3 targets"),
+        (
+            dict(train=(torch.randn(4, 2), torch.zeros(3, dtype=torch.long))),
+            ValueError,
+            "4 inputs but 3 targets",
+        ),
         (dict(epochs=0), ValueError, "epochs must be >= 1"),
         (dict(batch_size=0), ValueError, "batch_size"),
         (dict(test=[1, 2, 3]), TypeError, "test must be a pair"),
@@ -105,19 +134,33 @@ def test_fit_refuses_a_dataset_object_with_a_hint():
 
 # ----------------------------------------------------------------------------- student mistakes
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(train=(torch.randn(4, 2, dtype=torch.float64), torch.zeros(4, dtype=torch.long))),
-     TypeError, "inputs are torch.float64 but the model's parameters are torch.float32"),
-    (dict(train=(torch.randn(4, 2), torch.zeros(4))), TypeError, "integer class labels"),
-    (dict(train=(torch.randn(4, 2), torch.tensor([0, 1, 2, 1]))), ValueError,
-     "labels run from 0 to 2, but the model has 2 outputs"),
-    (dict(train=(torch.randn(4, 2), torch.tensor([0, -1, 1, 1]))), ValueError, "labels run from -1"),
-    (dict(clip_grad_norm=-1.0), ValueError, "clip_grad_norm must be > 0"),
-    (dict(clip_grad_norm=float("nan")), ValueError, "clip_grad_norm"),
-    (dict(epochs=2.5), TypeError, "epochs must be an int"),
-    (dict(device="tpu"), ValueError, "unknown device"),
-    (dict(device=3), TypeError, "device must be a string"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            dict(train=(torch.randn(4, 2, dtype=torch.float64), torch.zeros(4, dtype=torch.long))),
+            TypeError,
+            "inputs are torch.float64 but the model's parameters are torch.float32",
+        ),
+        (dict(train=(torch.randn(4, 2), torch.zeros(4))), TypeError, "integer class labels"),
+        (
+            dict(train=(torch.randn(4, 2), torch.tensor([0, 1, 2, 1]))),
+            ValueError,
+            "labels run from 0 to 2, but the model has 2 outputs",
+        ),
+        (
+            dict(train=(torch.randn(4, 2), torch.tensor([0, -1, 1, 1]))),
+            ValueError,
+            "labels run from -1",
+        ),
+        (dict(clip_grad_norm=-1.0), ValueError, "clip_grad_norm must be > 0"),
+        (dict(clip_grad_norm=float("nan")), ValueError, "clip_grad_norm"),
+        (dict(epochs=2.5), TypeError, "epochs must be an int"),
+        (dict(device="tpu"), ValueError, "unknown device"),
+        (dict(device=3), TypeError, "device must be a string"),
+    ],
+)
 def test_fit_names_the_commonest_mistakes(kwargs, error, message):
     args = dict(train=blobs(4), progress=False, device="cpu")
     args.update(kwargs)
@@ -135,8 +178,14 @@ def test_fit_on_cuda_without_a_gpu_says_so():
 def test_fit_accepts_numpy_integers():
     import numpy as np
 
-    h = dl.fit(nn.Linear(2, 2), blobs(8), epochs=np.int64(2), batch_size=np.int32(4),
-               progress=False, device="cpu")
+    h = dl.fit(
+        nn.Linear(2, 2),
+        blobs(8),
+        epochs=np.int64(2),
+        batch_size=np.int32(4),
+        progress=False,
+        device="cpu",
+    )
     assert h.epochs == 2
 
 
@@ -145,8 +194,15 @@ def test_fit_stops_on_a_nan_loss_naming_epoch_and_batch():
     opt = torch.optim.SGD(model.parameters(), lr=1e30)
     x, y = blobs(64)
     with pytest.raises(FloatingPointError, match=r"at epoch \d+, batch \d+"):
-        dl.fit(model, (x * 1e10, y), epochs=5, batch_size=8, optimizer=opt, progress=False,
-               device="cpu")
+        dl.fit(
+            model,
+            (x * 1e10, y),
+            epochs=5,
+            batch_size=8,
+            optimizer=opt,
+            progress=False,
+            device="cpu",
+        )
 
 
 def test_fit_trains_batch_norm_when_the_last_batch_holds_one_example():
@@ -155,13 +211,21 @@ def test_fit_trains_batch_norm_when_the_last_batch_holds_one_example():
     assert h.epochs == 1
 
 
-@pytest.mark.parametrize("outputs, targets, error, message", [
-    (torch.randn(6, 3), torch.zeros(6, 1, dtype=torch.long), ValueError, "do not match outputs"),
-    (torch.randn(6), torch.zeros(6, dtype=torch.long), ValueError, "class dimension"),
-    (torch.randn(6, 3), torch.eye(3)[[0, 1, 2, 0, 1, 2]], TypeError, "one-hot"),
-    (torch.randn(0, 3), torch.zeros(0, dtype=torch.long), ValueError, "empty"),
-    ([1, 2], torch.zeros(2, dtype=torch.long), TypeError, "must be tensors"),
-])
+@pytest.mark.parametrize(
+    "outputs, targets, error, message",
+    [
+        (
+            torch.randn(6, 3),
+            torch.zeros(6, 1, dtype=torch.long),
+            ValueError,
+            "do not match outputs",
+        ),
+        (torch.randn(6), torch.zeros(6, dtype=torch.long), ValueError, "class dimension"),
+        (torch.randn(6, 3), torch.eye(3)[[0, 1, 2, 0, 1, 2]], TypeError, "one-hot"),
+        (torch.randn(0, 3), torch.zeros(0, dtype=torch.long), ValueError, "empty"),
+        ([1, 2], torch.zeros(2, dtype=torch.long), TypeError, "must be tensors"),
+    ],
+)
 def test_accuracy_refuses_shapes_that_would_broadcast(outputs, targets, error, message):
     with pytest.raises(error, match=message):
         dl.accuracy(outputs, targets)
@@ -173,14 +237,19 @@ def test_accuracy_of_sequences():
     assert dl.accuracy(out, torch.ones(2, 3, dtype=torch.long)) == 1.0
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda m: dl.evaluate(m, blobs(4), batch_size=-1), "evaluate: batch_size must be >= 1"),
-    (lambda m: dl.evaluate(m, blobs(4), batch_size=0), "evaluate: batch_size"),
-    (lambda m: dl.predict(m, torch.randn(4, 2), batch_size=0), "predict: batch_size"),
-    (lambda m: dl.predict(m, torch.randn(0, 2)), "predict: x is empty"),
-    (lambda m: dl.evaluate(m, (torch.randn(3, 2), torch.zeros(2, dtype=torch.long))),
-     "evaluate: data has 3 inputs but 2 targets"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: dl.evaluate(m, blobs(4), batch_size=-1), "evaluate: batch_size must be >= 1"),
+        (lambda m: dl.evaluate(m, blobs(4), batch_size=0), "evaluate: batch_size"),
+        (lambda m: dl.predict(m, torch.randn(4, 2), batch_size=0), "predict: batch_size"),
+        (lambda m: dl.predict(m, torch.randn(0, 2)), "predict: x is empty"),
+        (
+            lambda m: dl.evaluate(m, (torch.randn(3, 2), torch.zeros(2, dtype=torch.long))),
+            "evaluate: data has 3 inputs but 2 targets",
+        ),
+    ],
+)
 def test_evaluate_and_predict_check_their_input(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call(nn.Linear(2, 2))
@@ -192,11 +261,21 @@ def test_fit_reinit_owns_the_runs_randomness():
 
     def run(pre_seed):
         torch.manual_seed(pre_seed)  # a different model and global state before each run
-        model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(),
-                                    torch.nn.Linear(8, 2))
+        model = torch.nn.Sequential(
+            torch.nn.Linear(6, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+        )
         before = torch.get_rng_state()
-        dl.fit(model, (x, y), epochs=2, batch_size=8, seed=3, reinit=True, device="cpu",
-               progress=False, optimizer=None)
+        dl.fit(
+            model,
+            (x, y),
+            epochs=2,
+            batch_size=8,
+            seed=3,
+            reinit=True,
+            device="cpu",
+            progress=False,
+            optimizer=None,
+        )
         return model, before
 
     (a, _), (b, _) = run(0), run(1)
@@ -228,8 +307,12 @@ def test_fit_reinit_leaves_the_global_random_state_alone_and_refuses_custom_para
             return x * self.w
 
     with pytest.raises(ValueError, match="fit: reinit=True needs reset_parameters"):
-        dl.fit(torch.nn.Sequential(Scale(), torch.nn.Linear(3, 2)),
-               (torch.rand(4, 3), torch.tensor([0, 1, 0, 1])), reinit=True, progress=False)
+        dl.fit(
+            torch.nn.Sequential(Scale(), torch.nn.Linear(3, 2)),
+            (torch.rand(4, 3), torch.tensor([0, 1, 0, 1])),
+            reinit=True,
+            progress=False,
+        )
     with pytest.raises(TypeError, match="fit: reinit must be True or False"):
         dl.fit(model, (torch.rand(4, 3), torch.tensor([0, 1, 0, 1])), reinit=1, progress=False)
 
@@ -247,8 +330,18 @@ def test_fit_clips_the_gradient_norm_it_is_given():
             return super().step(closure)
 
     opt = Spy(model.parameters(), lr=0.0)
-    dl.fit(model, (x, y), epochs=1, batch_size=4, optimizer=opt, loss_fn=torch.nn.functional.mse_loss,
-           metric=None, clip_grad_norm=0.5, device="cpu", progress=False)
+    dl.fit(
+        model,
+        (x, y),
+        epochs=1,
+        batch_size=4,
+        optimizer=opt,
+        loss_fn=torch.nn.functional.mse_loss,
+        metric=None,
+        clip_grad_norm=0.5,
+        device="cpu",
+        progress=False,
+    )
     assert len(seen) == 4 and seen == pytest.approx([0.5] * 4, rel=1e-4)  # every raw norm >> 0.5
 
 
@@ -256,6 +349,14 @@ def test_fit_steps_the_scheduler_once_per_epoch():
     model = torch.nn.Linear(2, 2)
     opt = torch.optim.SGD(model.parameters(), lr=1.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 / (1 + step))
-    dl.fit(model, (torch.rand(10, 2), torch.randint(0, 2, (10,))), epochs=2, batch_size=5,
-           optimizer=opt, scheduler=sched, device="cpu", progress=False)
+    dl.fit(
+        model,
+        (torch.rand(10, 2), torch.randint(0, 2, (10,))),
+        epochs=2,
+        batch_size=5,
+        optimizer=opt,
+        scheduler=sched,
+        device="cpu",
+        progress=False,
+    )
     assert sched.last_epoch == 2 and opt.param_groups[0]["lr"] == pytest.approx(1 / 3)

@@ -16,8 +16,9 @@ def images(n=6, c=1, h=8, w=8, seed=0):
 
 def test_zero_strength_is_the_identity():
     x = images(n=5, c=3, h=9, w=7)
-    out = random_affine(x, rotation=0, shift=0, scale=0, shear=0,
-                        generator=torch.Generator().manual_seed(1))
+    out = random_affine(
+        x, rotation=0, shift=0, scale=0, shear=0, generator=torch.Generator().manual_seed(1)
+    )
     torch.testing.assert_close(out, x, atol=1e-6, rtol=0)
     theta = random_affine_matrices(4, (8, 8))  # all maxima default to 0
     torch.testing.assert_close(theta, torch.eye(2, 3).expand(4, 2, 3))
@@ -72,7 +73,9 @@ def test_whole_pixel_shift_moves_the_image_exactly():
 
 
 def test_rotation_by_the_maximum_angle_is_a_rotation_matrix():
-    theta = random_affine_matrices(50, (8, 8), rotation=30, generator=torch.Generator().manual_seed(0))
+    theta = random_affine_matrices(
+        50, (8, 8), rotation=30, generator=torch.Generator().manual_seed(0)
+    )
     a = theta[:, :, :2]
     dets = torch.linalg.det(a)
     torch.testing.assert_close(dets, torch.ones(50), atol=1e-5, rtol=0)
@@ -82,10 +85,11 @@ def test_rotation_by_the_maximum_angle_is_a_rotation_matrix():
 
 
 def test_shift_and_scale_stay_within_their_limits():
-    theta = random_affine_matrices(200, (8, 10), shift=2, scale=0.2,
-                                   generator=torch.Generator().manual_seed(0))
+    theta = random_affine_matrices(
+        200, (8, 10), shift=2, scale=0.2, generator=torch.Generator().manual_seed(0)
+    )
     assert theta[:, 0, 2].abs().max() <= 2 * 2 / 10 + 1e-6  # x shift: 2 px of width 10
-    assert theta[:, 1, 2].abs().max() <= 2 * 2 / 8 + 1e-6   # y shift: 2 px of height 8
+    assert theta[:, 1, 2].abs().max() <= 2 * 2 / 8 + 1e-6  # y shift: 2 px of height 8
     zoom = 1 / theta[:, 0, 0]
     assert zoom.min() >= 0.8 - 1e-6 and zoom.max() <= 1.2 + 1e-6
 
@@ -93,8 +97,15 @@ def test_shift_and_scale_stay_within_their_limits():
 def test_usable_as_fit_augment():
     x, y = images(n=64), torch.arange(64) % 10
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
-    h = dl.fit(model, (x, y), epochs=1, batch_size=32,
-               augment=RandomAffine(seed=0), progress=False, device="cpu")
+    h = dl.fit(
+        model,
+        (x, y),
+        epochs=1,
+        batch_size=32,
+        augment=RandomAffine(seed=0),
+        progress=False,
+        device="cpu",
+    )
     assert h.epochs == 1 and math.isfinite(h.train_loss[0])
 
 
@@ -112,15 +123,18 @@ def test_rejects_wrong_rank_and_types():
         affine_transform(torch.zeros(2, 1, 8, 8), torch.zeros(1, 2, 3))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"rotation": -1}, "rotation must be in"),
-    ({"rotation": 180}, "rotation must be in"),
-    ({"shift": -0.5}, "shift must be >= 0"),
-    ({"scale": 1.0}, "scale must be in"),
-    ({"shear": 90}, "shear must be in"),
-    ({"p": -0.1}, "p must be >= 0"),
-    ({"p": 1.5}, r"p must be in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"rotation": -1}, "rotation must be in"),
+        ({"rotation": 180}, "rotation must be in"),
+        ({"shift": -0.5}, "shift must be >= 0"),
+        ({"scale": 1.0}, "scale must be in"),
+        ({"shear": 90}, "shear must be in"),
+        ({"p": -0.1}, "p must be >= 0"),
+        ({"p": 1.5}, r"p must be in \[0, 1\]"),
+    ],
+)
 def test_rejects_out_of_range_strengths(kwargs, message):
     with pytest.raises(ValueError, match=message):
         random_affine(images(), **kwargs)

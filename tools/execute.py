@@ -49,8 +49,12 @@ def run_one(path: Path) -> dict:
     start = time.perf_counter()
     error = None
     try:
-        NotebookClient(nb, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
     except CellExecutionError:
         error = first_error(nb)
     seconds = time.perf_counter() - start
@@ -84,8 +88,13 @@ def first_error(nb) -> str:
 
 def run_isolated(path: Path, env: dict | None = None, allow_failure: bool = False) -> dict:
     """run_one in a fresh Python process, so peak memory is this chapter's alone."""
-    out = subprocess.run([sys.executable, __file__, "_one", str(path)], capture_output=True,
-                         text=True, cwd=ROOT, env=env)
+    out = subprocess.run(
+        [sys.executable, __file__, "_one", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{path.name} failed:\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -175,8 +184,13 @@ def sweep(argv: list[str]) -> int:
     start = time.perf_counter()
 
     def job(path: Path, seed: int, nthreads: int):
-        env = dict(os.environ, DLCORE_SEED=str(seed), DLCORE_DEVICE="cpu",
-                   OMP_NUM_THREADS=str(nthreads), MKL_NUM_THREADS=str(nthreads))
+        env = dict(
+            os.environ,
+            DLCORE_SEED=str(seed),
+            DLCORE_DEVICE="cpu",
+            OMP_NUM_THREADS=str(nthreads),
+            MKL_NUM_THREADS=str(nthreads),
+        )
         held = tokens.acquire(nthreads)
         try:
             try:
@@ -187,8 +201,11 @@ def sweep(argv: list[str]) -> int:
             tokens.release(held)
         results[(path.stem, seed, nthreads)] = r
         status = "pass" if not r["error"] else f"FAIL: {r['error']}"
-        print(f"{path.stem} seed {seed} threads {nthreads}: {r['seconds']:.0f} s, {status}",
-              file=sys.stderr, flush=True)
+        print(
+            f"{path.stem} seed {seed} threads {nthreads}: {r['seconds']:.0f} s, {status}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     jobs = [(p, s, t) for p in paths for (s, t) in runs]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -201,7 +218,7 @@ def sweep(argv: list[str]) -> int:
     failures = []
     for path in paths:
         cells = []
-        for (s, t) in runs:
+        for s, t in runs:
             r = results[(path.stem, s, t)]
             cost = f"{r['seconds']:.0f} s, {r['peak_mb']:.0f} MB"
             cells.append(f"pass ({cost})" if not r["error"] else f"**FAIL** ({cost})")
@@ -209,9 +226,11 @@ def sweep(argv: list[str]) -> int:
                 failures.append(f"- {path.stem}, seed {s}, {t} thread(s): {r['error']}")
         lines.append(f"| {path.stem} | " + " | ".join(cells) + " |")
     n_fail = len(failures)
-    summary = (f"{len(jobs) - n_fail} passed, {n_fail} failed "
-               f"({len(jobs)} chapter runs in {elapsed / 60:.1f} min, "
-               f"`python3 run.py seeds {argv[0]} --threads {','.join(map(str, threads))}`)")
+    summary = (
+        f"{len(jobs) - n_fail} passed, {n_fail} failed "
+        f"({len(jobs)} chapter runs in {elapsed / 60:.1f} min, "
+        f"`python3 run.py seeds {argv[0]} --threads {','.join(map(str, threads))}`)"
+    )
     text = "\n".join(lines + ([""] + failures if failures else []) + ["", summary])
     print(text)
     out = ROOT / "artifacts" / "seeds.md"
@@ -240,17 +259,21 @@ def timings(paths: list[Path]) -> int:
         ok = r["seconds"] <= BUDGET_SECONDS and r["peak_mb"] <= BUDGET_MB
         if not ok:
             over.append(path.stem)
-        rows.append(f"| {path.stem} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | {device} | {'yes' if ok else '**no**'} |")
+        rows.append(
+            f"| {path.stem} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | {device} | {'yes' if ok else '**no**'} |"
+        )
         print(rows[-1], file=sys.stderr, flush=True)
     threads = os.environ.get("OMP_NUM_THREADS", "default")
-    table = "\n".join([
-        f"Measured with `python tools/execute.py timings` on {device}, "
-        f"{os.cpu_count()} CPU cores, OMP_NUM_THREADS={threads}.",
-        "",
-        "| chapter | seconds | peak memory (MB) | device | within budget |",
-        "|---|---|---|---|---|",
-        *rows,
-    ])
+    table = "\n".join(
+        [
+            f"Measured with `python tools/execute.py timings` on {device}, "
+            f"{os.cpu_count()} CPU cores, OMP_NUM_THREADS={threads}.",
+            "",
+            "| chapter | seconds | peak memory (MB) | device | within budget |",
+            "|---|---|---|---|---|",
+            *rows,
+        ]
+    )
     print(table)
     out = ROOT / "artifacts" / "timings.md"
     out.parent.mkdir(exist_ok=True)
@@ -263,7 +286,11 @@ def determinism(paths: list[Path]) -> int:
     for path in paths:
         a, b = run_isolated(path), run_isolated(path)
         keys = sorted(k for k in a["glue"] if "timing" not in k)
-        diff = {k: (a["glue"].get(k), b["glue"].get(k)) for k in keys if a["glue"].get(k) != b["glue"].get(k)}
+        diff = {
+            k: (a["glue"].get(k), b["glue"].get(k))
+            for k in keys
+            if a["glue"].get(k) != b["glue"].get(k)
+        }
         if set(a["glue"]) != set(b["glue"]):
             diff["<keys>"] = (sorted(a["glue"]), sorted(b["glue"]))
         status = "identical" if not diff else f"DIFFERENT: {diff}"

@@ -44,8 +44,15 @@ def run_one(script: Path) -> None:
     runpy.run_path(str(script), run_name="__main__")
     seconds = time.perf_counter() - start
     gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
-    print(json.dumps({"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "gpu_mb": gpu_mb}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "gpu_mb": gpu_mb,
+            }
+        )
+    )
 
 
 def run_all(folder: Path) -> int:
@@ -54,17 +61,28 @@ def run_all(folder: Path) -> int:
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     rows, failed = [], 0
     for script in sorted(folder.glob("*.py")):
-        proc = subprocess.run([sys.executable, __file__, "_one", str(script.resolve())],
-                              capture_output=True, text=True, env={**os.environ, "MPLBACKEND": "Agg"})
+        proc = subprocess.run(
+            [sys.executable, __file__, "_one", str(script.resolve())],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "MPLBACKEND": "Agg"},
+        )
         if proc.returncode != 0:
             failed += 1
             rows.append(f"| {script.stem} | failed | | | {device} |")
-            print(f"--- {script.stem} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}", file=sys.stderr)
+            print(
+                f"--- {script.stem} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}",
+                file=sys.stderr,
+            )
         else:
             r = json.loads(proc.stdout.strip().splitlines()[-1])
-            rows.append(f"| {script.stem} | {r['seconds']:.1f} | {r['rss_mb']:.0f} | {r['gpu_mb']:.0f} | {device} |")
+            rows.append(
+                f"| {script.stem} | {r['seconds']:.1f} | {r['rss_mb']:.0f} | {r['gpu_mb']:.0f} | {device} |"
+            )
         print(rows[-1], flush=True)
-    print("\n| chapter | seconds | peak RAM (MB) | peak GPU memory (MB) | device |\n|---|---|---|---|---|")
+    print(
+        "\n| chapter | seconds | peak RAM (MB) | peak GPU memory (MB) | device |\n|---|---|---|---|---|"
+    )
     print("\n".join(rows))
     return 1 if failed else 0
 
