@@ -2,6 +2,7 @@
 
 import random
 import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -13,6 +14,8 @@ import torch
 from torch import nn
 
 import dlcore as dl
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_device_override_and_errors(monkeypatch):
@@ -183,3 +186,20 @@ def test_seed_errors_name_the_function_called(call, name):
 
 def test_numpy_seeds_are_accepted():
     assert dl.seed_everything(np.int64(3)) == dl.effective_seed(3)
+
+
+def test_the_execute_tool_reads_glued_values(tmp_path):
+    """tools/execute.py (timings, determinism, sweep) reads each glued value, not None."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("execute", ROOT / "tools" / "execute.py")
+    execute = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(execute)
+    chapter = tmp_path / "tiny.md"
+    chapter.write_text(
+        "---\njupyter:\n  kernelspec: {name: python3, display_name: Python 3, language: python}\n"
+        "---\n\n```python\nimport dlcore as dl\ndl.glue('x', 1.25)\ndl.check('y', 0.5, lo=0, hi=1)\n```\n"
+    )
+    result = execute.run_one(chapter)
+    assert result["error"] is None
+    assert result["glue"] == {"x": "1.25", "y": "0.5", "y_lo": "0.0", "y_hi": "1.0"}

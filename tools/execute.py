@@ -61,9 +61,10 @@ def run_one(path: Path) -> dict:
     glue = {}
     for cell in nb.cells:
         for out in cell.get("outputs", []):
-            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                glue[name] = out.get("data", {}).get("text/plain")
+            scrap = out.get("metadata", {}).get("scrapbook", {})
+            if scrap.get("name"):  # myst-nb glue: the value sits under the scrapbook's prefix
+                key = scrap.get("mime_prefix", "") + "text/plain"
+                glue[scrap["name"]] = out.get("data", {}).get(key)
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the kernel, once it exited
     return {"seconds": seconds, "peak_mb": peak_kb / 1024, "glue": glue, "error": error}
 
